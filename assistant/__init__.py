@@ -1,0 +1,1 @@
+"""Orchestration: chat models, prompts, grounded answers, history, CLI and TUI."""

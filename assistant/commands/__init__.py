@@ -1,0 +1,1 @@
+"""One module per group of `ra` sub-commands; each exposes `run(args) -> int`."""

@@ -1,0 +1,1 @@
+"""Retrieval layer: paper records, parsers, merge, chunking, embeddings, Chroma store, search."""

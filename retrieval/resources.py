@@ -1,0 +1,30 @@
+"""Locate files the project ships (seeds, prompts, encoding data) in a checkout or a wheel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PKG = Path(__file__).resolve().parent
+_REPO = _PKG.parent
+
+
+def data_dir() -> Path:
+    """The retrieval package's bundled data (BPE encoding file)."""
+    return _PKG / "data"
+
+
+def seeds_dir() -> Path:
+    """The shipped seed documents: `seeds/` in a checkout, `retrieval/_seeds` in a wheel."""
+    packaged = _PKG / "_seeds"
+    return packaged if packaged.is_dir() else _REPO / "seeds"
+
+
+def prompts_dir() -> Path:
+    """The prompt templates: `prompts/` in a checkout, `assistant/_prompts` in a wheel."""
+    packaged = _REPO / "assistant" / "_prompts"
+    return packaged if packaged.is_dir() else _REPO / "prompts"
+
+
+def seed_files() -> list[Path]:
+    """The seed documents, in a stable order."""
+    return sorted(p for p in seeds_dir().iterdir() if p.is_file() and not p.name.startswith("."))
