@@ -1,0 +1,56 @@
+"""The answer object: what one grounded turn produced (shared by CLI, TUI and evals)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Citation(BaseModel):
+    """A marker in the answer that names a source that was given."""
+
+    marker: int
+    paper_id: str
+    title: str
+
+
+class SourceGiven(BaseModel):
+    """A numbered source as it was put in the prompt (one per paper)."""
+
+    number: int
+    paper_id: str
+    title: str
+    arxiv_id: str | None = None
+    year: int | None = None
+    authors: list[str] = Field(default_factory=list)
+    text: str
+    score: float | None = None
+
+
+class Usage(BaseModel):
+    """Token counts reported by the model (or counted with tiktoken offline)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Answer(BaseModel):
+    """One grounded answer; `invalid_citations` are markers that name no given source."""
+
+    kind: str = "answer"  # "answer" | "summary" | "topic_summary"
+    question: str
+    standalone_query: str | None = None
+    answer: str
+    citations: list[Citation] = Field(default_factory=list)
+    invalid_citations: list[int] = Field(default_factory=list)
+    sources: list[SourceGiven] = Field(default_factory=list)
+    model: str
+    usage: Usage = Field(default_factory=Usage)
+    # retrieve, prompt, first_token, total (milliseconds)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    finish_reason: str | None = None
+    # True when the stream was cut or cancelled before the model finished.
+    incomplete: bool = False
+    abstained: bool = False
+    conversation_id: str | None = None
+    turn_id: int | None = None
+    error: str | None = None
