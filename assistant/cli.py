@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="files or folders: listing .txt, .jsonl, .bib")
     p.add_argument("--json", action="store_true", help="print a JSON report")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--reindex", action="store_true", help="drop the index and rebuild it from these files"
+    )
     p.set_defaults(handler="retrieval_cmds:run_ingest")
 
     p = sub.add_parser("papers", help="list the papers in the index")

