@@ -44,11 +44,17 @@ def _client(config: RetrievalConfig) -> ClientAPI:
             settings=chroma_settings,
         )
     except Exception as exc:  # chromadb raises ValueError/ConnectError variants
-        raise StoreError(
+        raise _unreachable(config, exc) from exc
+
+
+def _unreachable(config: RetrievalConfig, exc: Exception) -> StoreError:
+    if config.chroma_url:
+        return StoreError(
             f"cannot reach the Chroma server at {config.chroma_url} ({type(exc).__name__}); "
             "start it with `chroma run --path DIR --port PORT`, or unset RA_CHROMA_URL to use "
             "the embedded store"
-        ) from exc
+        )
+    return StoreError(f"cannot open the Chroma store at {config.chroma_path}: {exc}")
 
 
 class ChunkStore:
@@ -80,7 +86,7 @@ class ChunkStore:
         try:
             existing = {c.name: c for c in client.list_collections()}
         except Exception as exc:
-            raise StoreError(f"cannot open the Chroma store: {exc}") from exc
+            raise _unreachable(self.config, exc) from exc
         if name in existing:
             built_with = (existing[name].metadata or {}).get("embedding_model")
             if built_with and built_with != self.model_id:
