@@ -1,0 +1,151 @@
+"""BibTeX: entries with an `abstract` field become papers (bibtexparser 2, imported lazily)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+from retrieval.ids import paper_id_for
+from retrieval.models import Paper, ParseIssue, ParseResult, SourceRef
+from retrieval.parsers.arxiv_listing import display_title, split_id
+from retrieval.parsers.errors import SourceFileError, issue
+
+if TYPE_CHECKING:
+    from bibtexparser.library import Library
+    from bibtexparser.model import Entry, ParsingFailedBlock
+
+FORMAT = "bibtex"
+
+_ARXIV_IN_TEXT = re.compile(r"arxiv[:./\s]*(?:abs/|pdf/)?", re.IGNORECASE)
+_YEAR = re.compile(r"^\s*(\d{4})\s*$")
+
+
+def _parse_library(text: str) -> Library:
+    """bibtexparser with LaTeX decoding, lower-case field keys, authors split, months as ints."""
+    import bibtexparser
+    import bibtexparser.middlewares as m
+
+    stack = [
+        m.NormalizeFieldKeys(),
+        m.LatexDecodingMiddleware(),
+        m.SeparateCoAuthors(),
+        m.MonthIntMiddleware(allow_inplace_modification=True),
+    ]
+    log = logging.getLogger("bibtexparser")
+    level = log.level
+    log.setLevel(logging.ERROR)  # its warnings about bad blocks become our issues instead
+    try:
+        return bibtexparser.parse_string(text, append_middleware=stack)
+    finally:
+        log.setLevel(level)
+
+
+def _first_last(name: str) -> str:
+    """`Doe, Jane` -> `Jane Doe` (BibTeX name order rules)."""
+    from bibtexparser.middlewares.names import parse_single_name_into_parts
+
+    if "," not in name:
+        return " ".join(name.split())
+    return parse_single_name_into_parts(name, strict=False).merge_first_name_first
+
+
+def _clean(value: object) -> str:
+    """A field value as one line of text."""
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def find_arxiv_id(fields: dict[str, str]) -> str | None:
+    """The arXiv id from `eprint` (arXiv prefix), an arXiv DOI/URL, or a `arXiv:<id>` note."""
+    prefix = (fields.get("archiveprefix") or fields.get("eprinttype") or "").lower()
+    eprint = fields.get("eprint", "")
+    if eprint and (prefix == "arxiv" or not prefix):
+        found = split_id(eprint.strip().removeprefix("arXiv:"))[0]
+        if found:
+            return found
+    for key in ("doi", "url", "journal", "note", "howpublished", "eprint"):
+        for m in _ARXIV_IN_TEXT.finditer(fields.get(key, "")):
+            found = split_id(fields[key][m.end() :])[0]
+            if found:
+                return found
+    return None
+
+
+def _entry_paper(entry: Entry, file: str, issues: list[ParseIssue]) -> Paper | None:
+    """A paper from one entry, or None (and an issue) when it cannot be one."""
+    line = (entry.start_line or 0) + 1
+    fields = {f.key: f.value for f in entry.fields}
+    text = {k: _clean(v) for k, v in fields.items() if not isinstance(v, list)}
+    abstract = text.get("abstract", "")
+    if not abstract:
+        issues.append(issue(file, line, f"entry '{entry.key}' has no abstract field; skipped"))
+        return None
+    arxiv_id = find_arxiv_id(text)
+    title = text.get("title") or None
+    if not (title or arxiv_id):
+        message = f"entry '{entry.key}' has no title and no arXiv id; skipped"
+        issues.append(issue(file, line, message))
+        return None
+    year = None
+    if "year" in text:
+        m = _YEAR.match(text["year"])
+        if m is None:
+            message = f"entry '{entry.key}': bad year {text['year']!r}; skipped"
+            issues.append(issue(file, line, message))
+            return None
+        year = int(m[1])
+    month = fields.get("month")
+    when = f"{year}-{month:02d}" if year and isinstance(month, int) and 1 <= month <= 12 else None
+    authors = fields.get("author", [])
+    names = [_first_last(a) for a in (authors if isinstance(authors, list) else [authors])]
+    doi = text.get("doi")
+    url = text.get("url") or (f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else None)
+    return Paper(
+        paper_id=paper_id_for(arxiv_id=arxiv_id, title=title, abstract=abstract),
+        title=title or display_title(abstract, arxiv_id),
+        title_is_display=title is None,
+        authors=[n for n in names if n and n.lower() != "others"],
+        authors_truncated=any(n.lower() == "others" for n in names),
+        year=year,
+        date=when or (str(year) if year else None),
+        arxiv_id=arxiv_id,
+        url=url or (f"https://doi.org/{doi}" if doi else None),
+        abstract=abstract,
+        sources=[SourceRef(file=file, line=line, format=FORMAT)],
+    )
+
+
+def _failure_message(block: ParsingFailedBlock) -> str:
+    """What went wrong with a block bibtexparser could not turn into an entry."""
+    kind = type(block).__name__
+    if kind == "DuplicateBlockKeyBlock":
+        first = getattr(block, "previous_block", None)
+        at = first.start_line if first is not None else None
+        where = f" (first on line {at + 1})" if at is not None else ""
+        return f"duplicate entry key {getattr(block, 'key', '?')!r}{where}; skipped"
+    if kind == "DuplicateFieldKeyBlock":
+        keys = ", ".join(sorted(getattr(block, "duplicate_keys", set())))
+        return f"entry repeats the field(s) {keys}; skipped"
+    error = block.error
+    reason = _clean(getattr(error, "abort_reason", None) or error or type(error).__name__)
+    if kind == "MiddlewareErrorBlock":
+        return f"cannot decode this entry: {reason}; skipped"
+    return f"BibTeX syntax error: {reason}; block skipped"
+
+
+def parse_bibtex(text: str, file: str) -> ParseResult:
+    """Parse a BibTeX file: entries with abstracts become papers, the rest become issues."""
+    try:
+        library = _parse_library(text)
+    except Exception as exc:  # a bug or limit inside bibtexparser: the file is unusable
+        raise SourceFileError(file, f"the BibTeX parser failed: {exc}") from exc
+    result = ParseResult()
+    for block in library.failed_blocks:
+        line = (block.start_line or 0) + 1
+        result.issues.append(issue(file, line, _failure_message(block)))
+    for entry in library.entries:
+        paper = _entry_paper(entry, file, result.issues)
+        if paper is not None:
+            result.papers.append(paper)
+    result.issues.sort(key=lambda i: i.line)
+    return result

@@ -1,0 +1,26 @@
+"""Errors and issue helpers shared by the parsers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from retrieval.models import ParseIssue
+
+
+class SourceFileError(ValueError):
+    """A whole input file cannot be parsed (missing, unreadable, binary, empty, unknown)."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+def issue(file: str, line: int, message: str) -> ParseIssue:
+    """A `file:line: message` problem report."""
+    return ParseIssue(file=file, line=line, message=message)
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as an editor numbers them: split on '\\n' only, trailing '\\r' dropped."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
