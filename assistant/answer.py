@@ -42,6 +42,8 @@ class Answer(BaseModel):
     answer: str
     citations: list[Citation] = Field(default_factory=list)
     invalid_citations: list[int] = Field(default_factory=list)
+    # Valid markers whose source shares few words with the cited sentence (a lexical check).
+    unsupported_citations: list[int] = Field(default_factory=list)
     sources: list[SourceGiven] = Field(default_factory=list)
     model: str
     usage: Usage = Field(default_factory=Usage)

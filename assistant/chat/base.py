@@ -1,0 +1,85 @@
+"""The one small chat-model interface: stream text deltas, then finish with usage."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from assistant.answer import Usage
+
+Role = Literal["system", "user", "assistant"]
+
+
+class ChatMessage(BaseModel):
+    """One chat message as sent to the model."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the answer text, in order."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The last event of every stream that did not raise.
+
+    `incomplete` is True when the stream was cut or cancelled before the model finished;
+    `error` then says why (one line, no secrets).
+    """
+
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str = "stop"
+    incomplete: bool = False
+    error: str | None = None
+
+
+StreamEvent = TextDelta | Finish
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """A chat model: `stream()` yields `TextDelta`s then exactly one `Finish`.
+
+    Failures before any text raise `assistant.errors.ModelError`; a stream cut after some
+    text ends with `Finish(incomplete=True)` (the partial text is kept). Setting `cancel`
+    stops the stream at the next delta with `Finish(finish_reason="cancelled",
+    incomplete=True)`.
+    """
+
+    name: str
+    context_window: int
+
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[StreamEvent]: ...
+
+
+def complete(
+    model: ChatModel,
+    messages: list[ChatMessage],
+    *,
+    max_tokens: int,
+    cancel: threading.Event | None = None,
+) -> tuple[str, Finish]:
+    """Run a stream to the end and return the whole text with its `Finish`."""
+    parts: list[str] = []
+    finish = Finish(finish_reason="unknown", incomplete=True)
+    for event in model.stream(messages, max_tokens=max_tokens, cancel=cancel):
+        if isinstance(event, TextDelta):
+            parts.append(event.text)
+        else:
+            finish = event
+    return "".join(parts), finish

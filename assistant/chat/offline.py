@@ -1,0 +1,115 @@
+"""The offline model: deterministic, extractive, cited; no network, no key.
+
+It reads the numbered sources in its prompt (`offline_compose`), answers with their most
+relevant sentences each followed by `[n]`, abstains when they do not cover the question,
+and streams the reply word by word. It can be told to misbehave so tests and evals can
+prove the guards work (see MISBEHAVIOURS).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+
+from assistant.answer import Usage
+from assistant.budget import OFFLINE_CONTEXT_WINDOW, message_tokens
+from assistant.chat.base import ChatMessage, Finish, StreamEvent, TextDelta
+from assistant.chat.offline_compose import compose, parse_prompt
+from assistant.citations import MARKER, marker_numbers
+from assistant.errors import ModelError
+from retrieval.tokens import count_tokens, truncate_tokens
+
+# name -> what it does
+MISBEHAVIOURS: dict[str, str] = {
+    "invent-citation": "cites a source number that was not given",
+    "no-citations": "drops every citation marker",
+    "wrong-source": "cites a given source, but not the one the sentence came from",
+    "fail-midstream": "raises a ModelError after half of the answer",
+    "slow": "streams slowly (a pause per word; honours cancel)",
+}
+SLOW_DELAY = 0.05  # seconds per word for "slow"
+_WORD = re.compile(r"\s*\S+")
+
+
+class OfflineChatModel:
+    """The built-in offline model; `misbehaviour` is one of MISBEHAVIOURS or None."""
+
+    context_window = OFFLINE_CONTEXT_WINDOW
+
+    def __init__(self, misbehaviour: str | None = None, *, delay: float = SLOW_DELAY) -> None:
+        if misbehaviour is not None and misbehaviour not in MISBEHAVIOURS:
+            known = ", ".join(MISBEHAVIOURS)
+            raise ModelError(
+                "config", f"unknown offline misbehaviour {misbehaviour!r}", f"use one of: {known}"
+            )
+        self.misbehaviour = misbehaviour
+        self.name = f"offline:{misbehaviour}" if misbehaviour else "offline"
+        self.delay = delay
+
+    def reply(self, messages: list[ChatMessage]) -> str:
+        """The full reply text (misbehaviour applied), before streaming."""
+        prompt = parse_prompt(messages)
+        text = compose(prompt)
+        if prompt.task == "condense":
+            return text
+        return self._misbehave(text, len(prompt.sources))
+
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Stream the reply word by word; see `ChatModel.stream`."""
+        text = self.reply(messages)
+        finish_reason = "stop"
+        if count_tokens(text) > max_tokens:
+            text = truncate_tokens(text, max_tokens)
+            finish_reason = "length"
+        prompt_tokens = message_tokens(messages)
+        words = _WORD.findall(text)
+        fail_at = len(words) // 2 if self.misbehaviour == "fail-midstream" else None
+        sent: list[str] = []
+        for i, word in enumerate(words):
+            if cancel is not None and cancel.is_set():
+                yield self._finish(prompt_tokens, sent, "cancelled")
+                return
+            if i == fail_at:
+                raise ModelError(
+                    "interrupted", "the offline model failed mid-answer (simulated fault)"
+                )
+            if self.misbehaviour == "slow":
+                if cancel is not None:
+                    if cancel.wait(self.delay):
+                        yield self._finish(prompt_tokens, sent, "cancelled")
+                        return
+                else:
+                    threading.Event().wait(self.delay)
+            sent.append(word)
+            yield TextDelta(word)
+        yield self._finish(prompt_tokens, sent, finish_reason)
+
+    @staticmethod
+    def _finish(prompt_tokens: int, sent: list[str], reason: str) -> Finish:
+        usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=count_tokens("".join(sent)))
+        return Finish(usage=usage, finish_reason=reason, incomplete=reason != "stop")
+
+    def _misbehave(self, text: str, n_sources: int) -> str:
+        if self.misbehaviour == "no-citations":
+            return re.sub(r"[ \t]+([.,;:!?])", r"\1", MARKER.sub("", text)).strip()
+        if self.misbehaviour == "invent-citation":
+            bogus = n_sources + 7
+            match = MARKER.search(text)
+            if match is None:
+                return re.sub(r"([.!?])?\s*$", rf" [{bogus}]\1", text, count=1)
+            return f"{text[: match.end()]}[{bogus}]{text[match.end() :]}"
+        if self.misbehaviour == "wrong-source" and n_sources > 1:
+
+            def shift(match: re.Match[str]) -> str:
+                numbers = marker_numbers(match.group(1))
+                return "[" + ", ".join(str(n % n_sources + 1) for n in numbers) + "]"
+
+            return MARKER.sub(shift, text)
+        return text
