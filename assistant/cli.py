@@ -75,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="ask_cmds:run_summarize")
 
     p = sub.add_parser("history", help="list, show, export or delete saved conversations")
-    p.add_argument("action", nargs="?", default="list", choices=["list", "show", "export", "delete"])
+    p.add_argument(
+        "action", nargs="?", default="list", choices=["list", "show", "export", "delete"]
+    )
     p.add_argument("conversation", nargs="?", help="conversation id")
     p.add_argument("--out", help="export path (default: stdout)")
     p.add_argument("--json", action="store_true")
@@ -91,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bm25-published", type=float, help="published BM25 nDCG@10 to show")
     p.add_argument("--limit", type=int, help="only the first N items")
     p.add_argument("--misbehave", help="offline model misbehaviour (for checks)")
+    p.add_argument(
+        "--judge",
+        metavar="MODEL",
+        help="LLM support judge: a model name or 'none' (default: the model when not offline)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="eval_cmd:run_eval")
 

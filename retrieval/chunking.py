@@ -44,7 +44,9 @@ def chunk_paper(paper: Paper, chunk_tokens: int = 180, overlap: int = 40) -> lis
     for sentence in split_sentences(paper.abstract) or [paper.abstract]:
         n = count_tokens(sentence)
         if n > budget:
-            sentences.extend((piece, count_tokens(piece)) for piece in _hard_split(sentence, budget))
+            sentences.extend(
+                (piece, count_tokens(piece)) for piece in _hard_split(sentence, budget)
+            )
         else:
             sentences.append((sentence, n))
 

@@ -267,7 +267,9 @@ class PaperIndex:
 
         old_papers = {pid for _, pid in existing.values()}
         changed_papers = {chunk_papers[cid] for cid in to_write}
-        changed_papers |= {existing[cid][1] for cid in to_delete if existing[cid][1] in chunk_papers.values()}
+        changed_papers |= {
+            existing[cid][1] for cid in to_delete if existing[cid][1] in chunk_papers.values()
+        }
         new_ids = {p.paper_id for p in papers}
         report.papers = len(papers)
         report.added = len(new_ids - old_papers)
@@ -296,9 +298,8 @@ class PaperIndex:
                 progress=tick,
             )
         report.chunks_written = total
-        revision = _sha(
-            "\n".join(f"{cid} {desired[cid][0]}" for cid in sorted(desired)).encode()
-        )[:16]
+        state_lines = "\n".join(f"{cid} {desired[cid][0]}" for cid in sorted(desired))
+        revision = _sha(state_lines.encode())[:16]
         if to_write or to_delete or self.store.revision() != revision:
             self.store.set_revision(revision)
         self._last_revision = revision

@@ -26,7 +26,7 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     out = bm25s.tokenize(
         texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
     )
-    return [list(tokens) for tokens in out]  # type: ignore[union-attr]
+    return [list(tokens) for tokens in out]
 
 
 class LexicalIndex:

@@ -89,7 +89,7 @@ def candidate_pairs(
     sets = sets if sets is not None else [set(w) for w in words]
     df = Counter(chain.from_iterable(sets))
     postings: dict[str, list[int]] = defaultdict(list)
-    pairs = []
+    pairs: list[tuple[int, int]] = []
     for j, mine in enumerate(sets):
         rare = sorted((df[w], w) for w in mine if 2 <= df[w] <= RARE_WORD_MAX_DF)
         signature = [w for _, w in rare[:SIGNATURE_SIZE]]

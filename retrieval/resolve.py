@@ -38,7 +38,9 @@ def resolve_reference(ref: str, papers: list[Paper]) -> list[Paper]:
         return named
     contains = [p for p in papers if needle in p.title.lower() or (slug and slug in p.paper_id)]
     if contains:
-        return sorted(contains, key=lambda p: (not p.title.lower().startswith(needle), len(p.title)))
+        return sorted(
+            contains, key=lambda p: (not p.title.lower().startswith(needle), len(p.title))
+        )
     titles = {p.title.lower(): p for p in real}
     close = difflib.get_close_matches(needle, list(titles), n=5, cutoff=0.5)
     if close:

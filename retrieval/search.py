@@ -49,9 +49,7 @@ class SearchState:
         order = {pid: i for i, pid in enumerate(papers)}
         rows.sort(key=lambda r: (order.get(r[0], len(order)), r[1]))
         # Ingest order is the order of first appearance in the sources.
-        papers = dict(
-            sorted(papers.items(), key=lambda kv: _first_source_key(kv[1]))
-        )
+        papers = dict(sorted(papers.items(), key=lambda kv: _first_source_key(kv[1])))
         texts = [r[3] for r in rows]
         lexical_texts = [_lexical_text(papers.get(r[0]), r[3]) for r in rows]
         return cls(

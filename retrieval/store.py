@@ -33,7 +33,9 @@ def _client(config: RetrievalConfig) -> ClientAPI:
     if not config.chroma_url:
         config.chroma_path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(config.chroma_path), settings=chroma_settings)
-    url = urlparse(config.chroma_url if "://" in config.chroma_url else f"http://{config.chroma_url}")
+    url = urlparse(
+        config.chroma_url if "://" in config.chroma_url else f"http://{config.chroma_url}"
+    )
     if not url.hostname:
         raise StoreError(f"RA_CHROMA_URL={config.chroma_url!r} is not a URL like http://host:8000")
     try:

@@ -14,7 +14,9 @@ from assistant.config import Settings, load_settings
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
     """Settings with the global flags (`--home`, `--model`) applied over env and file."""
-    return load_settings(home=getattr(args, "home", None), model=getattr(args, "model", None), **extra)
+    return load_settings(
+        home=getattr(args, "home", None), model=getattr(args, "model", None), **extra
+    )
 
 
 def print_json(data: Any) -> None:

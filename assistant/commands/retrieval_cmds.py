@@ -67,7 +67,9 @@ def run_ingest(args: argparse.Namespace) -> int:
         data["file_errors"] = report.file_errors
         print_json(data)
     elif report.nothing_changed:
-        print(f"Index up to date: {report.papers} papers, nothing changed ({report.seconds:.2f} s).")
+        print(
+            f"Index up to date: {report.papers} papers, nothing changed ({report.seconds:.2f} s)."
+        )
     else:
         print(
             f"Indexed {report.papers} papers: {report.added} added, {report.updated} updated, "
@@ -76,7 +78,9 @@ def run_ingest(args: argparse.Namespace) -> int:
         )
     if not report.ok:
         skipped = report.skipped_records + len(report.file_errors)
-        print(f"ra: {skipped} record(s) or file(s) skipped; see the messages above", file=sys.stderr)
+        print(
+            f"ra: {skipped} record(s) or file(s) skipped; see the messages above", file=sys.stderr
+        )
         return EXIT_SKIPPED
     return 0
 
@@ -107,7 +111,9 @@ def run_papers(args: argparse.Namespace) -> int:
 
     table = Table("id", "year", "title", "authors", box=None, pad_edge=False)
     for paper in papers:
-        authors = ", ".join(paper.authors[:2]) + (" et al." if len(paper.authors) > 2 or paper.authors_truncated else "")
+        authors = ", ".join(paper.authors[:2]) + (
+            " et al." if len(paper.authors) > 2 or paper.authors_truncated else ""
+        )
         table.add_row(paper.paper_id, str(paper.year or ""), paper.title, authors)
     console = Console()
     console.print(table)
@@ -124,7 +130,12 @@ def run_search(args: argparse.Namespace) -> int:
     try:
         _ensure_seeded(index, args.json)
         hits = index.search(
-            args.query, k=args.k, year_from=year_from, year_to=year_to, author=args.author, mode=args.mode
+            args.query,
+            k=args.k,
+            year_from=year_from,
+            year_to=year_to,
+            author=args.author,
+            mode=args.mode,
         )
     except StoreError as exc:
         return fail(str(exc))
