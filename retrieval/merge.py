@@ -167,7 +167,9 @@ def merge_group(records: list[Paper]) -> Paper:
     pool = titled or records
     abstract = max(pool, key=lambda p: len(p.abstract)).abstract
     real_title = titled[0].title if titled else None
-    authors_from = max(records, key=lambda p: (not p.authors_truncated, len(p.authors)))
+    authors_from = max(
+        records, key=lambda p: (bool(p.authors), not p.authors_truncated, len(p.authors))
+    )
     dated = max(records, key=_date_precision)
     sources: list[SourceRef] = [s for p in records for s in p.sources]
     return Paper(

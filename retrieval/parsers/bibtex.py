@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from retrieval.ids import paper_id_for
 from retrieval.models import Paper, ParseIssue, ParseResult, SourceRef
-from retrieval.parsers.arxiv_listing import display_title, split_id
+from retrieval.parsers.arxiv_listing import display_title, id_year_month, split_id
 from retrieval.parsers.errors import SourceFileError, issue
 
 if TYPE_CHECKING:
@@ -96,6 +96,10 @@ def _entry_paper(entry: Entry, file: str, issues: list[ParseIssue]) -> Paper | N
         year = int(m[1])
     month = fields.get("month")
     when = f"{year}-{month:02d}" if year and isinstance(month, int) and 1 <= month <= 12 else None
+    if when is None and arxiv_id:
+        id_year, id_month = id_year_month(arxiv_id)
+        if year in (None, id_year):  # the id's month refines a matching year
+            year, when = id_year, id_month
     authors = fields.get("author", [])
     names = [_first_last(a) for a in (authors if isinstance(authors, list) else [authors])]
     doi = text.get("doi")

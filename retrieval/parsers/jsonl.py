@@ -93,8 +93,10 @@ class JsonlPaper(BaseModel):
             authors[-1] = _ET_AL.sub("", authors[-1])
             truncated = True
         year, when = self.year, self.date
-        if when is None and year is None and self.arxiv_id:
-            year, when = id_year_month(self.arxiv_id)
+        if when is None and self.arxiv_id:
+            id_year, id_month = id_year_month(self.arxiv_id)
+            if year in (None, id_year):  # the id's month refines a matching year
+                year, when = id_year, id_month
         url = self.url or (f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None)
         abstract = " ".join(self.abstract.split())
         title = " ".join(self.title.split()) if self.title else None
