@@ -147,6 +147,22 @@ def test_profile_malformed_entries_are_reported_and_skipped() -> None:
     assert str(result.issues[0]).startswith(f"{path}:23: ")
 
 
+def test_crlf_and_bom_give_the_same_records(tmp_path: Path) -> None:
+    for name in ("profile_mixed.txt", "arxiv_mixed.txt", "malformed.jsonl", "malformed.bib"):
+        original = parse_file(INPUTS / name, today=TODAY)
+        text = (INPUTS / name).read_text().replace("\n", "\r\n")
+        copy = tmp_path / name
+        copy.write_bytes(("\ufeff" + text).encode())
+        again = parse_file(copy, today=TODAY)
+        assert [p.model_dump(exclude={"sources"}) for p in again.papers] == [
+            p.model_dump(exclude={"sources"}) for p in original.papers
+        ]
+        assert [p.sources[0].line for p in again.papers] == [
+            p.sources[0].line for p in original.papers
+        ]
+        assert [i.line for i in again.issues] == [i.line for i in original.issues]
+
+
 def test_profile_impossible_day_and_announced_count(tmp_path: Path) -> None:
     text = "Someone\n\n2 Papers\n\nCLFeb 29\nLeap Day Paper\n\nA B\n\nAn abstract.\n"
     path = tmp_path / "p.txt"
