@@ -115,8 +115,9 @@ class Sentence(BaseModel):
 def split_sentences(answer: str) -> list[Sentence]:
     """Split an answer into sentences and attach each citation marker to its sentence.
 
-    Splits at line breaks and after `.`, `!` or `?` followed by white space (not after
-    abbreviations such as "e.g." or "et al."). A piece that is only markers (e.g. "[2]" after
+    Splits at line breaks and after `.`, `!` or `?` followed by white space, except after
+    abbreviations such as "e.g." or "et al." and before a lower-case letter or a dash (as in
+    "Is It Ok? — The paper ..."). A piece that is only markers (e.g. "[2]" after
     a full stop) is attached to the previous sentence.
     """
     pieces: list[str] = []
@@ -129,6 +130,9 @@ def split_sentences(answer: str) -> list[Sentence]:
             before = line[start : match.start()].split()
             last = before[-1].lower().rstrip(".") if before else ""
             if last in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last):
+                continue
+            # "Title? — text" or "... vs. the": the sentence goes on.
+            if re.match(r"[a-z—–:;,-]", line[match.end() : match.end() + 1]):
                 continue
             pieces.append(line[start : match.end()].strip())
             start = match.end()
