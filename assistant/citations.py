@@ -96,7 +96,7 @@ def renumber(text: str, mapping: dict[int, int]) -> str:
 
 def strip_markers(text: str) -> str:
     """The text without citation markers (for history given back to the model)."""
-    return re.sub(r"[ \t]+([.,;:!?])", r"\1", MARKER.sub("", text)).strip()
+    return re.sub(rf"[ \t]*{MARKER.pattern}", "", text).strip()
 
 
 _CLAUSE = re.compile(r"[^\[]*?(?:\[[^\]]*\]\s*)+", re.DOTALL)

@@ -60,7 +60,7 @@ class PaperNotFound(AssistantError):
         self.ref = ref
         self.candidates = candidates
         self.ambiguous = ambiguous
-        lead = f"{ref!r} matches several papers" if ambiguous else f"no paper matches {ref!r}"
+        lead = f"{ref!r} could name several papers" if ambiguous else f"no paper matches {ref!r}"
         if candidates:
             names = "; ".join(f"{p.title} ({p.paper_id})" for p in candidates[:5])
             message = f"{lead}; did you mean: {names}?"

@@ -178,12 +178,9 @@ class Assistant:
         """
         with self._index_errors():
             matches = self.index.resolve(ref)
-            if len(matches) == 1:
-                return matches[0]
-            if matches:
-                raise PaperNotFound(ref, matches[:5], ambiguous=True)
-            near = [self.index.get(h.paper_id) for h in self.index.search(ref, 3)] if ref else []
-        raise PaperNotFound(ref, [p for p in near if p is not None])
+        if len(matches) == 1:
+            return matches[0]
+        raise PaperNotFound(ref, matches[:5], ambiguous=bool(matches))
 
     @contextmanager
     def _index_errors(self) -> Iterator[None]:
@@ -219,7 +216,13 @@ class Assistant:
         """The conversation as Markdown, with a numbered reference list of cited papers."""
         from assistant.export import conversation_markdown
 
-        return conversation_markdown(self.conversation(conversation_id), self.paper)
+        def lookup(paper_id: str) -> Paper | None:
+            try:
+                return self.paper(paper_id)
+            except AssistantError:  # the index is unavailable: use what the turns saved
+                return None
+
+        return conversation_markdown(self.conversation(conversation_id), lookup)
 
     # ------------------------------------------------------------ turns
 

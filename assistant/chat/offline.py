@@ -16,7 +16,7 @@ from assistant.answer import Usage
 from assistant.budget import OFFLINE_CONTEXT_WINDOW, message_tokens
 from assistant.chat.base import ChatMessage, Finish, StreamEvent, TextDelta
 from assistant.chat.offline_compose import compose, parse_prompt
-from assistant.citations import MARKER, marker_numbers
+from assistant.citations import MARKER, marker_numbers, strip_markers
 from assistant.errors import ModelError
 from retrieval.tokens import count_tokens, truncate_tokens
 
@@ -35,9 +35,13 @@ _WORD = re.compile(r"\s*\S+")
 class OfflineChatModel:
     """The built-in offline model; `misbehaviour` is one of MISBEHAVIOURS or None."""
 
-    context_window = OFFLINE_CONTEXT_WINDOW
-
-    def __init__(self, misbehaviour: str | None = None, *, delay: float = SLOW_DELAY) -> None:
+    def __init__(
+        self,
+        misbehaviour: str | None = None,
+        *,
+        delay: float = SLOW_DELAY,
+        context_window: int = OFFLINE_CONTEXT_WINDOW,
+    ) -> None:
         if misbehaviour is not None and misbehaviour not in MISBEHAVIOURS:
             known = ", ".join(MISBEHAVIOURS)
             raise ModelError(
@@ -46,6 +50,7 @@ class OfflineChatModel:
         self.misbehaviour = misbehaviour
         self.name = f"offline:{misbehaviour}" if misbehaviour else "offline"
         self.delay = delay
+        self.context_window = context_window
 
     def reply(self, messages: list[ChatMessage]) -> str:
         """The full reply text (misbehaviour applied), before streaming."""
@@ -98,7 +103,7 @@ class OfflineChatModel:
 
     def _misbehave(self, text: str, n_sources: int) -> str:
         if self.misbehaviour == "no-citations":
-            return re.sub(r"[ \t]+([.,;:!?])", r"\1", MARKER.sub("", text)).strip()
+            return strip_markers(text)
         if self.misbehaviour == "invent-citation":
             bogus = n_sources + 7
             match = MARKER.search(text)

@@ -3,6 +3,8 @@
 - `offline`: the built-in offline model.
 - `offline:<misbehaviour>`: the offline model told to misbehave (see `MISBEHAVIOURS`).
 - anything else: a model served by the OpenAI-compatible endpoint in the settings.
+
+`Settings.context_window` (RA_CONTEXT_WINDOW), when set, overrides the model's window.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ def make_chat_model(settings: Settings, name: str | None = None) -> ChatModel:
     name = (name or settings.resolved_model).strip()
     if name == "offline" or name.startswith("offline:"):
         misbehaviour = name.split(":", 1)[1] if ":" in name else None
-        return OfflineChatModel(misbehaviour or None)
+        model = OfflineChatModel(misbehaviour or None)
+        if settings.context_window:
+            model.context_window = settings.context_window
+        return model
     from assistant.chat.openai_chat import OpenAIChatModel
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None

@@ -1,0 +1,135 @@
+"""`ra ask`, `ra summarize`, `ra history`: thin wrappers over `assistant.orchestrator`.
+
+Answers stream to the terminal (or print as one JSON document with `--json`); errors
+are one line on stderr with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assistant.commands.common import fail, print_json, settings_from_args
+from assistant.errors import AssistantError
+
+if TYPE_CHECKING:
+    from assistant.answer import Answer
+    from assistant.orchestrator import Assistant
+
+EXIT_INCOMPLETE = 3
+
+
+def _open(args: argparse.Namespace) -> Assistant:
+    """The Assistant for the command's settings, with the seeds indexed on first run."""
+    from assistant.orchestrator import Assistant
+
+    assistant = Assistant(settings_from_args(args))
+    if assistant.corpus_size() == 0:
+        print("ra: the index is empty; indexing the shipped seed papers…", file=sys.stderr)
+        assistant.ensure_index()
+    return assistant
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _finish(answer: Answer, as_json: bool) -> int:
+    """Print the answer (JSON) or the footer after the streamed text; the exit code."""
+    if as_json:
+        print_json(answer)
+    else:
+        _write("\n")
+        _print_footer(answer)
+    if answer.incomplete and answer.finish_reason != "cancelled":
+        return fail(answer.error or "the answer is incomplete", EXIT_INCOMPLETE)
+    return 0
+
+
+def _print_footer(answer: Answer) -> None:
+    cited = {c.marker for c in answer.citations}
+    lines: list[str] = []
+    if cited:
+        lines.append("\nSources:")
+        for source in answer.sources:
+            if source.number in cited:
+                ident = f"arXiv:{source.arxiv_id}" if source.arxiv_id else source.paper_id
+                year = f" ({source.year})" if source.year else ""
+                lines.append(f"  [{source.number}] {source.title}{year}  {ident}")
+    if answer.invalid_citations:
+        bad = ", ".join(f"[{n}]" for n in answer.invalid_citations)
+        lines.append(f"\nWarning: {bad} cite no source that was given to the model.")
+    if answer.unsupported_citations:
+        weak = ", ".join(f"[{n}]" for n in answer.unsupported_citations)
+        lines.append(f"Note: {weak} share few words with the sentence citing them.")
+    if lines:
+        _write("\n".join(lines) + "\n")
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    """`ra ask QUESTION`: a grounded, cited answer."""
+    try:
+        assistant = _open(args)
+        answer = assistant.ask(
+            args.question,
+            conversation_id=args.conversation,
+            k=args.k,
+            on_delta=None if args.json else _write,
+        )
+    except AssistantError as exc:
+        return fail(exc.display())
+    return _finish(answer, args.json)
+
+
+def run_summarize(args: argparse.Namespace) -> int:
+    """`ra summarize PAPER` (or `--topic TOPIC`): a cited summary."""
+    try:
+        assistant = _open(args)
+        summarize = assistant.summarize_topic if args.topic else assistant.summarize
+        answer = summarize(args.paper, on_delta=None if args.json else _write)
+    except AssistantError as exc:
+        return fail(exc.display())
+    return _finish(answer, args.json)
+
+
+def run_history(args: argparse.Namespace) -> int:
+    """`ra history [list|show|export|delete] [ID]`: saved conversations."""
+    from assistant.orchestrator import Assistant
+
+    assistant = Assistant(settings_from_args(args))
+    try:
+        if args.action == "list":
+            conversations = assistant.conversations()
+            if args.json:
+                print_json(conversations)
+                return 0
+            if not conversations:
+                print("No saved conversations.")
+            for c in conversations:
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
+                print(f"{c.id}  {when}  {c.turns:>3} turns  {c.title}")
+            return 0
+        if not args.conversation:
+            return fail(f"`ra history {args.action}` needs a conversation id (see `ra history`)")
+        if args.action == "delete":
+            assistant.delete_conversation(args.conversation)
+            print(f"Deleted conversation {args.conversation}.")
+            return 0
+        if args.action == "show" and args.json:
+            print_json(assistant.conversation(args.conversation))
+            return 0
+        markdown = assistant.export_markdown(args.conversation)
+        if args.action == "export" and args.out:
+            Path(args.out).write_text(markdown, encoding="utf-8")
+            print(f"Wrote {args.out}", file=sys.stderr)
+        else:
+            _write(markdown)
+    except AssistantError as exc:
+        return fail(exc.display())
+    except OSError as exc:
+        return fail(f"cannot write {args.out}: {exc.strerror}")
+    return 0

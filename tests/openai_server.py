@@ -1,0 +1,259 @@
+"""A real local HTTP server speaking the OpenAI chat-completions API, scripted per test.
+
+`ThreadingHTTPServer` on 127.0.0.1 (free port), HTTP/1.1 with chunked SSE streaming and
+a usage chunk, like the real API. Each request takes the next scripted `Reply`; when the
+script is empty, `default` answers (a fixed text, or a function of the request).
+
+    with OpenAIServer() as server:
+        server.script(Reply.error(429, retry_after_ms=10), Reply.stream(["Hi", "!"]))
+        ... OpenAI(base_url=server.base_url, api_key="sk-test") ...
+        assert len(server.requests) == 2
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Responder = Callable[[dict[str, Any]], str]
+
+
+@dataclass
+class Reply:
+    """One scripted response."""
+
+    status: int = 200
+    chunks: list[str] = field(default_factory=list)
+    usage: dict[str, int] | None = None
+    finish_reason: str = "stop"
+    error_body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_before: float = 0.0  # seconds before any byte is sent
+    delay_between: float = 0.0  # seconds between chunks
+    cut_after: int | None = None  # drop the connection after this many content chunks
+
+    @classmethod
+    def stream(cls, chunks: list[str], **kw: Any) -> Reply:
+        return cls(chunks=list(chunks), **kw)
+
+    @classmethod
+    def error(
+        cls,
+        status: int,
+        message: str = "error",
+        *,
+        code: str | None = None,
+        type_: str = "invalid_request_error",
+        retry_after_ms: int | None = None,
+    ) -> Reply:
+        headers = {"retry-after-ms": str(retry_after_ms)} if retry_after_ms is not None else {}
+        body = {"error": {"message": message, "type": type_, "code": code, "param": None}}
+        return cls(status=status, error_body=body, headers=headers)
+
+
+@dataclass
+class Seen:
+    """A request the server received."""
+
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+def words_of(text: str) -> list[str]:
+    """Split text into word-sized chunks (leading spaces kept) for streaming."""
+    out: list[str] = []
+    for i, word in enumerate(text.split(" ")):
+        out.append(word if i == 0 else " " + word)
+    return out
+
+
+class OpenAIServer:
+    """The scripted server; use as a context manager or call start()/stop()."""
+
+    def __init__(self, default: str | Responder = "Hello from the test server.") -> None:
+        self.default = default
+        self.requests: list[Seen] = []
+        self._script: list[Reply] = []
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ----- control -----
+
+    def script(self, *replies: Reply) -> None:
+        with self._lock:
+            self._script.extend(replies)
+
+    @property
+    def port(self) -> int:
+        assert self._httpd is not None
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> OpenAIServer:
+        server = self
+
+        class Handler(_Handler):
+            owner = server
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> OpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----- used by the handler -----
+
+    def _next(self, body: dict[str, Any]) -> Reply:
+        with self._lock:
+            if self._script:
+                return self._script.pop(0)
+        text = self.default(body) if callable(self.default) else self.default
+        return Reply.stream(words_of(text))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    owner: OpenAIServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b"{}"
+        body = json.loads(raw or b"{}")
+        self.owner.requests.append(
+            Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        )
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._json(404, {"error": {"message": f"no route {self.path}", "code": None}})
+            return
+        reply = self.owner._next(body)
+        if reply.delay_before:
+            time.sleep(reply.delay_before)
+        if reply.error_body is not None:
+            self._json(reply.status, reply.error_body, reply.headers)
+            return
+        if body.get("stream"):
+            self._stream(reply, body)
+        else:
+            self._complete(reply, body)
+
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _complete(self, reply: Reply, body: dict[str, Any]) -> None:
+        text = "".join(reply.chunks)
+        self._json(
+            200,
+            {
+                "id": "chatcmpl-test",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body.get("model", "test"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": reply.finish_reason,
+                    }
+                ],
+                "usage": reply.usage or _usage(body, text),
+            },
+        )
+
+    def _send_chunk(self, payload: str) -> None:
+        data = f"data: {payload}\n\n".encode()
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _stream(self, reply: Reply, body: dict[str, Any]) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        model = body.get("model", "test")
+
+        def chunk(choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> str:
+            return json.dumps(
+                {
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": model,
+                    "choices": choices,
+                    "usage": usage,
+                }
+            )
+
+        try:
+            for i, text in enumerate(reply.chunks):
+                if reply.cut_after is not None and i >= reply.cut_after:
+                    # Drop the connection mid-body: no terminating chunk, no [DONE].
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                delta = {"content": text} if i else {"role": "assistant", "content": text}
+                self._send_chunk(chunk([{"index": 0, "delta": delta, "finish_reason": None}]))
+                if reply.delay_between:
+                    time.sleep(reply.delay_between)
+            self._send_chunk(
+                chunk([{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}])
+            )
+            if (body.get("stream_options") or {}).get("include_usage"):
+                usage = reply.usage or _usage(body, "".join(reply.chunks))
+                self._send_chunk(chunk([], usage))
+            self._send_chunk("[DONE]")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
+def _usage(body: dict[str, Any], text: str) -> dict[str, int]:
+    prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    completion = len(text.split())
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def free_port() -> int:
+    """A loopback port with nothing listening (for "unreachable server" tests)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
