@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from retrieval.ids import paper_id_for
-from retrieval.models import Paper, ParseIssue, ParseResult, SourceRef
+from retrieval.models import Paper, ParseResult, SourceRef
 from retrieval.parsers.errors import issue, split_lines
 
 FORMAT = "arxiv-listing"
@@ -120,16 +120,16 @@ def _close(
     result: ParseResult,
 ) -> None:
     """Turn the pending abstract into a paper closed by `arxiv_id` (or report why not)."""
-    problems: list[ParseIssue] = result.issues
     if not pending.parts:
-        problems.append(issue(file, lineno, f"arXiv id {token or '(empty)'!r} closes no abstract"))
+        message = f"arXiv id {token or '(empty)'!r} closes no abstract"
+        result.issues.append(issue(file, lineno, message))
         return
     if arxiv_id is None:
         message = (
             f"invalid arXiv id {token or '(empty)'!r} closing the abstract "
             f"that starts on line {pending.line}; record skipped"
         )
-        problems.append(issue(file, lineno, message))
+        result.issues.append(issue(file, lineno, message))
         return
     abstract = " ".join(pending.parts)
     year, month = id_year_month(arxiv_id)

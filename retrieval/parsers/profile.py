@@ -53,7 +53,7 @@ class _Header:
 
 
 def looks_like_profile(text: str) -> bool:
-    """True when some line is a well-formed entry header followed by a title line."""
+    """True when some line is shaped like an entry header and a title line follows it."""
     lines = split_lines(text)
     return any(
         HEADER.match(line) and i + 1 < len(lines) and lines[i + 1].strip()
@@ -73,6 +73,7 @@ def parse_profile(text: str, file: str, *, today: date | None = None) -> ParseRe
         if paper is not None:
             result.papers.append(paper)
     _check_announced_count(lines[: starts[0]] if starts else lines, len(starts), file, result)
+    result.issues.sort(key=lambda i: i.line)
     return result
 
 
