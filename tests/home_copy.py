@@ -1,0 +1,26 @@
+"""A private copy of the session's seed RA_HOME (index only), for tests that write to it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+
+def copy_home(seed_home: Path, dest: Path) -> Path:
+    """Copy the indexed seed home to `dest` without any history; returns `dest`."""
+    shutil.copytree(seed_home, dest, ignore=shutil.ignore_patterns("history.sqlite*"))
+    return dest
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """An environment with nothing configured but RA_HOME (and `extra`)."""
+    import os
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "RA_")) and k != "PYTHONPATH"
+    }
+    env.update({"RA_HOME": str(home), "RA_CONFIG": str(home / "no-config.toml")})
+    env.update(extra)
+    return env
