@@ -22,6 +22,7 @@ from assistant.budget import (
     SourceCandidate,
     answer_budget,
     build_prompt,
+    message_tokens,
 )
 from assistant.chat.base import ChatMessage, ChatModel, Finish, TextDelta, complete
 from assistant.chat.registry import make_chat_model
@@ -275,9 +276,12 @@ class Assistant:
         """
         ref = _clean(ref, "paper reference")
         model = self.model
-        paper = self.resolve_paper(ref)
+        started = time.perf_counter()
+        paper = self.resolve_paper(ref)  # before the turn: a bad reference saves nothing
+        resolve_ms = (time.perf_counter() - started) * 1000
 
         def prepare(clock: _Clock, conversation: str) -> tuple[BuiltPrompt, str | None, Usage]:
+            clock.timings["retrieve"] = round(resolve_ms, 3)
             with clock.stage("retrieve"):
                 candidates = [_candidate(paper, None, None)]
             with clock.stage("prompt"):
@@ -468,30 +472,37 @@ class Assistant:
         clock: _Clock,
         cancel: threading.Event | None,
     ) -> tuple[str, Usage]:
-        """Rewrite a follow-up as a standalone question using the last few turns."""
-        conversation = "\n\n".join(
-            prompts.render(
-                "history_turn",
-                question=prompts.escape_data(q),
-                answer=prompts.escape_data(" ".join(truncate_tokens(a, 120).split())),
-                papers="; ".join(titles) or "none",
+        """Rewrite a follow-up as a standalone question using the last few turns.
+
+        Uses as many of the last CONDENSE_TURNS turns as fit the model's window; when not
+        even one fits, the follow-up is used as it is.
+        """
+        system = ChatMessage(role="system", content=prompts.render("system"))
+        messages: list[ChatMessage] | None = None
+        for n in range(min(CONDENSE_TURNS, len(prior)), 0, -1):
+            conversation = "\n\n".join(
+                prompts.render(
+                    "history_turn",
+                    question=prompts.escape_data(q),
+                    answer=prompts.escape_data(" ".join(truncate_tokens(a, 120).split())),
+                    papers="; ".join(titles) or "none",
+                )
+                for q, a, titles in prior[-n:]
             )
-            for q, a, titles in prior[-CONDENSE_TURNS:]
-        )
-        messages = [
-            ChatMessage(role="system", content=prompts.render("system")),
-            ChatMessage(
-                role="user",
-                content=prompts.render(
-                    "condense", conversation=conversation, question=prompts.escape_data(question)
-                ),
-            ),
-        ]
+            user = prompts.render(
+                "condense", conversation=conversation, question=prompts.escape_data(question)
+            )
+            candidate = [system, ChatMessage(role="user", content=user)]
+            if message_tokens(candidate) + CONDENSE_MAX_TOKENS <= model.context_window:
+                messages = candidate
+                break
+        if messages is None:
+            return question, Usage()
         t0 = time.perf_counter()
         text, finish = complete(model, messages, max_tokens=CONDENSE_MAX_TOKENS, cancel=cancel)
         clock.model_s += time.perf_counter() - t0
         lines = [ln.strip().strip('"').strip() for ln in text.strip().splitlines() if ln.strip()]
-        rewritten = lines[0] if lines else ""
+        rewritten = strip_markers(lines[0]) if lines else ""
         if not rewritten or count_tokens(rewritten) > 3 * count_tokens(question) + 60:
             rewritten = question
         return rewritten, finish.usage

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from assistant import prompts
 from assistant.budget import (
+    BuiltPrompt,
     SourceCandidate,
     answer_budget,
     build_prompt,
@@ -44,7 +47,9 @@ def candidates(n: int = 5, text: str = LONG) -> list[SourceCandidate]:
     ]
 
 
-def build(window: int, question: str = "Which papers study multi-turn jailbreaks?", **kw):  # type: ignore[no-untyped-def]
+def build(
+    window: int, question: str = "Which papers study multi-turn jailbreaks?", **kw: Any
+) -> tuple[BuiltPrompt, int]:
     answer_tokens = answer_budget(window, 800)
     return build_prompt(
         system=prompts.render("system"),

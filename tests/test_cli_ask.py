@@ -34,11 +34,10 @@ def ra(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def ra_json(home: Path, *args: str) -> dict[str, Any]:
+def ra_json(home: Path, *args: str) -> Any:
     result = ra(home, *args, "--json")
     assert result.returncode == 0, result.stderr
-    data: dict[str, Any] = json.loads(result.stdout)  # exactly one JSON document
-    return data
+    return json.loads(result.stdout)  # exactly one JSON document
 
 
 def test_ask_json_cites_x_teaming(home: Path) -> None:
