@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from assistant.config import Settings
 
 T = TypeVar("T")
+_SENTENCE_TAG = re.compile(r"<\s*(/?)\s*sentence\b", re.IGNORECASE)
 RETRIEVAL_K = 10
 RANDOM_SOURCES = "random-sources"
 
@@ -517,6 +519,11 @@ def make_llm_judge(settings: Settings, model_name: str) -> Judge:
     from assistant.prompts import escape_data, render
 
     model = make_chat_model(settings, model_name)
+
+    def _judge_data(text: str) -> str:
+        # Data cannot open or close the judge's <source>/<sentence> blocks.
+        return _SENTENCE_TAG.sub(lambda m: f"&lt;{m.group(1)}sentence", escape_data(text))
+
     cache: dict[tuple[str, tuple[str, ...]], bool] = {}
     lock = threading.Lock()
 
@@ -528,10 +535,10 @@ def make_llm_judge(settings: Settings, model_name: str) -> Judge:
             if key in cache:
                 return cache[key]
         blocks = "\n\n".join(
-            f'<source id="{n}">\n{escape_data(text)}\n</source>'
+            f'<source id="{n}">\n{_judge_data(text)}\n</source>'
             for n, text in enumerate(sources, start=1)
         )
-        prompt = render("judge", sources=blocks, sentence=escape_data(sentence))
+        prompt = render("judge", sources=blocks, sentence=_judge_data(sentence))
         messages = [ChatMessage(role="user", content=prompt)]
 
         def ask() -> str:
