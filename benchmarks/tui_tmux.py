@@ -1,0 +1,159 @@
+"""`ra chat` in a real terminal (tmux, 80x24): time to first paint and to a full answer.
+
+Runs against a temporary RA_HOME (indexed first with `ra ingest`, not timed) with nothing
+configured (the offline model). Steps: start `ra chat`, ask "What is X-Teaming?", wait for
+the cited answer and the sources panel, `/summarize WildGuard`, quit, restart and check the
+conversation is back. Times come from polling `tmux capture-pane`, so they are what a user
+sees (to within the poll interval, 10 ms).
+
+    python benchmarks/tui_tmux.py [--home DIR] [--keep] [--show]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+SESSION = "ra_tui_bench"
+WIDTH, HEIGHT = 80, 24
+POLL_S = 0.01
+QUESTION = "What is X-Teaming?"
+PLACEHOLDER = "Ask about the papers"
+
+
+def tmux(*args: str) -> str:
+    """Run a tmux command and return its stdout."""
+    done = subprocess.run(["tmux", *args], capture_output=True, text=True, check=False)
+    return done.stdout
+
+
+def pane() -> str:
+    """The visible pane text."""
+    return tmux("capture-pane", "-p", "-t", SESSION)
+
+
+def wait_for(check: Callable[[str], bool], timeout: float, what: str) -> tuple[float, str]:
+    """Poll the pane until `check(text)`; returns (seconds waited, text)."""
+    start = time.perf_counter()
+    while True:
+        text = pane()
+        if check(text):
+            return time.perf_counter() - start, text
+        if time.perf_counter() - start > timeout:
+            raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}:\n{text}")
+        time.sleep(POLL_S)
+
+
+def status_line(text: str) -> str:
+    """The status line (second-to-last line of the pane)."""
+    lines = text.rstrip("\n").splitlines()
+    return lines[-2] if len(lines) >= 2 else ""
+
+
+def start_chat(ra: Path, env: dict[str, str]) -> float:
+    """Start `ra chat` in a fresh tmux session; returns seconds to first paint."""
+    tmux("kill-session", "-t", SESSION)
+    command = " ".join([f"{k}={v}" for k, v in env.items()] + [str(ra), "chat", "; sleep 30"])
+    start = time.perf_counter()
+    tmux("new-session", "-d", "-s", SESSION, "-x", str(WIDTH), "-y", str(HEIGHT), command)
+    waited, _ = wait_for(lambda t: PLACEHOLDER in t, 20, "first paint")
+    return time.perf_counter() - start if waited else 0.0
+
+
+def send(text: str, enter: bool = True) -> None:
+    """Type `text` (literally) and press Enter."""
+    tmux("send-keys", "-t", SESSION, "-l", text)
+    if enter:
+        tmux("send-keys", "-t", SESSION, "Enter")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", help="an RA_HOME to use (default: a fresh temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp RA_HOME")
+    parser.add_argument("--show", action="store_true", help="print the captured panes")
+    args = parser.parse_args()
+    if shutil.which("tmux") is None:
+        print("tmux is not installed (apt-get install tmux)", file=sys.stderr)
+        return 1
+    ra = Path(sys.executable).parent / "ra"
+    home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="ra_tui_"))
+    env = {
+        "RA_HOME": str(home),
+        "RA_CONFIG": str(home / "no-config.toml"),
+        "TERM": "xterm-256color",
+    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RA_"))}
+    t0 = time.perf_counter()
+    subprocess.run(
+        [str(ra), "ingest", "--no-progress"],
+        env={**clean, **env},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    print(f"ingest (not timed below): {time.perf_counter() - t0:.1f} s")
+    # Everything else the app sees comes from this environment only.
+    env["PATH"] = os.environ.get("PATH", "")
+    env["HOME"] = os.environ.get("HOME", "")
+    results: dict[str, float] = {}
+    try:
+        results["first_paint_s"] = start_chat(ra, env)
+        results["index_open_s"], opened = wait_for(
+            lambda t: "papers" in status_line(t), 30, "the index to open"
+        )
+        before = status_line(opened)
+        send(QUESTION)
+        asked = time.perf_counter()
+        results["first_text_s"], _ = wait_for(
+            lambda t: "Answer ·" in t and "searching the papers" not in t, 30, "streamed text"
+        )
+        results["first_text_s"] = time.perf_counter() - asked
+        _, answered = wait_for(
+            lambda t: "tok" in status_line(t) and status_line(t) != before and "●" in t,
+            30,
+            "the full answer",
+        )
+        results["full_answer_s"] = time.perf_counter() - asked
+        sources_shown = "Sources ·" in answered and "[1]" in answered
+        if args.show:
+            print(answered)
+        usage_before = status_line(answered)
+        send("/summarize WildGuard")
+        asked = time.perf_counter()
+        _, summarized = wait_for(
+            lambda t: status_line(t) != usage_before and "WildGuard" in t and "●" in t,
+            30,
+            "the summary",
+        )
+        results["summary_s"] = time.perf_counter() - asked
+        summary_ok = "WildGuard" in summarized
+        if args.show:
+            print(summarized)
+        tmux("send-keys", "-t", SESSION, "C-q")
+        time.sleep(0.5)
+        results["restart_first_paint_s"] = start_chat(ra, env)
+        waited, restored = wait_for(lambda t: "WildGuard" in t, 30, "the resumed conversation")
+        results["restored_after_s"] = waited
+        if args.show:
+            print(restored)
+    finally:
+        tmux("kill-session", "-t", SESSION)
+        if not args.home and not args.keep:
+            shutil.rmtree(home, ignore_errors=True)
+    for name, value in results.items():
+        print(f"{name:24s} {value:6.2f} s")
+    print(f"{'sources panel shown':24s} {sources_shown}")
+    print(f"{'summary mentions paper':24s} {summary_ok}")
+    print(f"{'conversation restored':24s} {'X-Teaming' in restored and 'WildGuard' in restored}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
