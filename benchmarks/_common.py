@@ -11,6 +11,7 @@ import itertools
 import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -91,17 +92,45 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
 
 
 @dataclass
+class Stopwatch:
+    """Wall and CPU seconds of a `with` block (CPU: this process, all its threads).
+
+    CPU time is reported next to wall time because the benchmark machine may be shared:
+    wall time grows with other load, CPU time much less.
+    """
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self._wall0 = time.perf_counter()
+        self._cpu0 = time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self._wall0
+        self.cpu = time.process_time() - self._cpu0
+
+
+@dataclass
 class CliRun:
-    """One timed `ra` subprocess."""
+    """One timed `ra` subprocess: wall seconds, CPU seconds (user + system) and output."""
 
     seconds: float
+    cpu: float
     returncode: int
     stdout: str
     stderr: str
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_cli(args: Sequence[str], home: Path, timeout: float = 600.0) -> CliRun:
     """Run `ra ARGS` end to end (process start to exit) with `cli_env(home)`."""
+    cpu0 = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(
         [*ra_command(), *args],
@@ -111,7 +140,18 @@ def run_cli(args: Sequence[str], home: Path, timeout: float = 600.0) -> CliRun:
         timeout=timeout,
         check=False,
     )
-    return CliRun(time.perf_counter() - start, proc.returncode, proc.stdout, proc.stderr)
+    wall = time.perf_counter() - start
+    return CliRun(wall, _children_cpu() - cpu0, proc.returncode, proc.stdout, proc.stderr)
+
+
+def machine_line(label: str) -> str:
+    """A header line: what runs, CPUs and the current load (the machine may be shared)."""
+    one, five, _ = os.getloadavg()
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    return (
+        f"{label}: {os.cpu_count()} CPUs, load average {one:.1f} (1 min) / {five:.1f} (5 min), "
+        f"OPENBLAS_NUM_THREADS={blas}"
+    )
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+if TYPE_CHECKING:
+    from retrieval.index import SearchMode
+
 from _common import (
+    Stopwatch,
+    machine_line,
     note,
     print_table,
     retrieval_config,
@@ -27,7 +31,6 @@ from _common import (
     seed_queries,
     summary_ms,
     temp_home,
-    timed,
     verdict,
 )
 
@@ -36,24 +39,30 @@ ONE_SHOT_TARGET_S = 2.0
 HELP_TARGET_S = 0.3
 ONE_SHOT_QUERY = "multi-turn jailbreak"
 X_TEAMING = "2504.13203"
-MODES = ("hybrid", "dense", "lexical")
+MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "lexical")
 
 
-def warm_latencies(home: Path, queries: list[str]) -> tuple[float, dict[str, list[float]]]:
-    """First search of a new PaperIndex (model + state load), then each query per mode."""
+def warm_latencies(
+    home: Path, queries: list[str]
+) -> tuple[Stopwatch, dict[str, tuple[list[float], list[float]]]]:
+    """First search of a new PaperIndex (model + state load), then each query per mode:
+    {mode: (wall seconds, cpu seconds)}."""
     from retrieval.index import PaperIndex
 
     index = PaperIndex(retrieval_config(home))
-    _, first = timed(lambda: index.search("warm up the model and the search state"))
+    with Stopwatch() as first:
+        index.search("warm up the model and the search state")
     for q in queries[:5]:  # a few more so caches, allocators and HNSW pages are warm
         index.search(q)
-    results: dict[str, list[float]] = {}
+    results: dict[str, tuple[list[float], list[float]]] = {}
     for mode in MODES:
-        times = []
+        wall, cpu = [], []
         for q in queries:
-            _, seconds = timed(lambda q=q, mode=mode: index.search(q, k=5, mode=mode))
-            times.append(seconds)
-        results[mode] = times
+            with Stopwatch() as sw:
+                index.search(q, k=5, mode=mode)
+            wall.append(sw.wall)
+            cpu.append(sw.cpu)
+        results[mode] = (wall, cpu)
     return first, results
 
 
@@ -72,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=5, help="end-to-end runs per command")
     args = parser.parse_args(argv)
 
-    note(f"search latency: seeds, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+    note(machine_line("search latency: seeds"))
     queries = seed_queries(args.queries)
     with temp_home() as home:
         ingest = run_cli(["ingest", "--no-progress"], home)
@@ -85,15 +94,21 @@ def main(argv: list[str] | None = None) -> None:
         first, warm = warm_latencies(home, queries)
         rows = []
         for mode in MODES:
-            s = summary_ms(warm[mode])
+            s = summary_ms(warm[mode][0])
+            cpu = summary_ms(warm[mode][1])
             target = verdict(s["p50"], P50_TARGET_MS) if mode == "hybrid" else ""
-            rows.append([mode, len(warm[mode]), s["p50"], s["p95"], s["mean"], s["max"], target])
+            rows.append(
+                [mode, len(warm[mode][0]), s["p50"], s["p95"], s["max"], cpu["p50"], target]
+            )
         print_table(
-            ["mode", "queries", "p50 ms", "p95 ms", "mean ms", "max ms", "p50 < 30 ms"],
+            ["mode", "queries", "p50 ms", "p95 ms", "max ms", "cpu p50 ms", "p50 < 30 ms"],
             rows,
             "Warm in-process search on the seeds (k=5)",
         )
-        note(f"\nfirst search of a new PaperIndex (model + state load): {first * 1000:.0f} ms")
+        note(
+            f"\nfirst search of a new PaperIndex (model + state load): "
+            f"{first.wall * 1000:.0f} ms wall, {first.cpu * 1000:.0f} ms cpu"
+        )
 
         one_shot = [run_cli(["search", ONE_SHOT_QUERY, "--json"], home) for _ in range(args.runs)]
         helps = [run_cli(["--help"], home) for _ in range(args.runs)]
@@ -102,33 +117,25 @@ def main(argv: list[str] | None = None) -> None:
             note(f"command failed ({r.returncode}): {r.stderr.strip()[-300:]}")
 
         med = statistics.median
-        search_s = [r.seconds for r in one_shot]
-        help_s = [r.seconds for r in helps]
-        rows = [
-            [
-                f'`ra search "{ONE_SHOT_QUERY}" --json`, first after ingest',
-                first_cli.seconds,
-                "",
-                "",
-                "",
-            ],
-            [
-                f'`ra search "{ONE_SHOT_QUERY}" --json`',
-                med(search_s),
-                min(search_s),
-                max(search_s),
-                verdict(med(search_s), ONE_SHOT_TARGET_S) + " (< 2 s)",
-            ],
-            [
-                "`ra --help`",
-                med(help_s),
-                min(help_s),
-                max(help_s),
-                verdict(med(help_s), HELP_TARGET_S) + " (< 0.3 s)",
-            ],
-        ]
+        first_row = [f"`ra search {ONE_SHOT_QUERY!r} --json`, first after ingest"]
+        rows = [[*first_row, first_cli.seconds, "", "", first_cli.cpu, ""]]
+        for label, runs, limit in (
+            (f"`ra search {ONE_SHOT_QUERY!r} --json`", one_shot, ONE_SHOT_TARGET_S),
+            ("`ra --help`", helps, HELP_TARGET_S),
+        ):
+            wall = [r.seconds for r in runs]
+            rows.append(
+                [
+                    label,
+                    med(wall),
+                    min(wall),
+                    max(wall),
+                    med(r.cpu for r in runs),
+                    f"{verdict(med(wall), limit)} (< {limit:g} s)",
+                ]
+            )
         print_table(
-            ["command (end to end)", "median s", "min s", "max s", "target"],
+            ["command (end to end)", "median s", "min s", "max s", "cpu s", "target"],
             rows,
             f"One-shot CLI, {args.runs} runs each",
         )
