@@ -28,6 +28,7 @@ MIN_MATCHED_SHARE = 0.6  # ... or this share of them (short questions)
 ENTITY_COVERAGE = 0.5  # a name no source mentions: abstain unless coverage reaches this
 MIN_SENTENCE = 0.1  # share of the weight a sentence must cover to be quoted
 SENTENCE_RATIO = 0.5  # ... and this fraction of the best sentence's score
+TITLE_DAMPING = 0.3  # weight of a paper's own title words when ranking its sentences
 # Capitalized words that are not names of anything specific in this domain.
 _NOT_ENTITIES = frozenset(
     ["ai", "llm", "llms", "lm", "lms", "nlp", "ml", "gpt", "i", "which", "what", "how", "who"]
@@ -93,6 +94,12 @@ _PLURAL_REF = re.compile(
     re.IGNORECASE,
 )
 _PLURAL_POSSESSIVE = re.compile(r"\btheir\b", re.IGNORECASE)
+# A previous question after one thing: its first cited paper is what "they" refers to.
+_SINGULAR_QUESTION = re.compile(
+    r"^\s*(which|what)\s+(\w+\s+)?(work|paper|model|method|system|framework|benchmark|"
+    r"dataset|study|algorithm|tool|approach|technique)\b|^\s*is there\b",
+    re.IGNORECASE,
+)
 _OTHER_REF = re.compile(r"\b(this|that|these|those|above|former|latter|same)\b", re.IGNORECASE)
 
 
@@ -194,7 +201,8 @@ def _parse_source(number: int, body: str) -> ParsedSource:
 class _Scored:
     source: ParsedSource
     coverage: float
-    ranked: list[tuple[float, int]]  # (sentence score, sentence index), best first
+    # (sentence score, sentence index), best first (own-title words damped in the order)
+    ranked: list[tuple[float, int]]
     matched: int = 0  # query terms the source has
 
 
@@ -276,13 +284,16 @@ def _score(sources: list[ParsedSource], query: str) -> _Relevance:
     for source in sources:
         hit = wanted & source.all_terms
         coverage = sum(weight[t] for t in hit) / total
-        ranked = sorted(
-            (
-                (sum(weight[t] for t in wanted & st) / total, i)
-                for i, st in enumerate(source.sentence_terms)
-            ),
-            key=lambda pair: (-pair[0], pair[1]),
+        # Within a paper, words of its own title say which paper, not which sentence.
+        own = set(terms(source.title))
+        local = {t: w * (TITLE_DAMPING if t in own else 1.0) for t, w in weight.items()}
+        order = sorted(
+            range(len(source.sentence_terms)),
+            key=lambda i: (-sum(local[t] for t in wanted & source.sentence_terms[i]), i),
         )
+        ranked = [
+            (sum(weight[t] for t in wanted & source.sentence_terms[i]) / total, i) for i in order
+        ]
         scored.append(_Scored(source, coverage, ranked, len(hit)))
     scored.sort(key=lambda s: (-s.coverage, -(s.ranked[0][0] if s.ranked else 0.0)))
     seen = set().union(*(s.all_terms for s in sources))
@@ -311,7 +322,7 @@ def _paragraph(source: ParsedSource, picked: list[int]) -> str:
 def _picks(item: _Scored, best_sentence: float, limit: int) -> list[int]:
     """Up to `limit` of a source's sentences that score well enough to quote."""
     floor = max(MIN_SENTENCE, SENTENCE_RATIO * best_sentence)
-    return [i for score, i in item.ranked[:limit] if score >= floor]
+    return [i for score, i in item.ranked if score >= floor][:limit]
 
 
 def _select(relevance: _Relevance) -> list[str]:
@@ -320,7 +331,7 @@ def _select(relevance: _Relevance) -> list[str]:
         return []
     scored = relevance.scored
     best = scored[0].coverage
-    best_sentence = max(item.ranked[0][0] for item in scored if item.ranked)
+    best_sentence = max((score for item in scored for score, _ in item.ranked), default=0.0)
     chosen: list[tuple[_Scored, list[int]]] = []
     for item in scored:
         if item.coverage < max(MIN_COVERAGE, 0.6 * best) or len(chosen) >= MAX_SENTENCES:
@@ -360,7 +371,8 @@ def compose(prompt: ParsedPrompt) -> str:
 
 
 def summarize(source: ParsedSource) -> str:
-    """Problem, method and results of one paper, from its own sentences, each cited."""
+    """Problem, method, results (and a second contribution) of one paper, from its own
+    sentences (at most five), each cited."""
     sents = source.sentences
     if not sents:
         return ABSTAIN_SENTENCE
@@ -386,6 +398,10 @@ def summarize(source: ParsedSource) -> str:
             break
         picked.append(result)
         start = result + 1
+    if method is not None:  # a second contribution ("we also release ...")
+        extra = first(_METHOD, method + 1)
+        if extra is not None:
+            picked.append(extra)
     for i in range(len(sents)):
         if len(picked) >= 3:
             break
@@ -401,7 +417,9 @@ def topic_overview(sources: list[ParsedSource], topic: str) -> str:
     if not relevance.supported():
         return ABSTAIN_SENTENCE
     best = relevance.scored[0].coverage
-    best_sentence = max(item.ranked[0][0] for item in relevance.scored if item.ranked)
+    best_sentence = max(
+        (score for item in relevance.scored for score, _ in item.ranked), default=0.0
+    )
     paragraphs: list[str] = []
     for item in relevance.scored:
         if item.coverage < max(MIN_COVERAGE, 0.4 * best) or len(paragraphs) >= MAX_SENTENCES:
@@ -444,6 +462,8 @@ def condense(conversation: str, follow_up: str) -> str:
         return follow_up
     last = turns[-1]
     names = [short_title(t) for t in last.papers]
+    if _SINGULAR_QUESTION.search(last.question):
+        names = names[:1]
     content = set(terms(follow_up, drop_generic=True))
     refers = any(
         p.search(follow_up)
