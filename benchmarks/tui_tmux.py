@@ -103,56 +103,82 @@ def main() -> int:
     env["PATH"] = os.environ.get("PATH", "")
     env["HOME"] = os.environ.get("HOME", "")
     results: dict[str, float] = {}
+    checks: dict[str, bool] = {}
     try:
         results["first_paint_s"] = start_chat(ra, env)
-        results["index_open_s"], opened = wait_for(
-            lambda t: "papers" in status_line(t), 30, "the index to open"
-        )
-        before = status_line(opened)
-        send(QUESTION)
-        asked = time.perf_counter()
-        results["first_text_s"], _ = wait_for(
-            lambda t: "Answer ·" in t and "searching the papers" not in t, 30, "streamed text"
-        )
-        results["first_text_s"] = time.perf_counter() - asked
-        _, answered = wait_for(
-            lambda t: "tok" in status_line(t) and status_line(t) != before and "●" in t,
+        results["ready_after_paint_s"], opened = wait_for(
+            lambda t: "papers" in status_line(t) and "loading" not in status_line(t),
             30,
-            "the full answer",
+            "the index to open",
         )
-        results["full_answer_s"] = time.perf_counter() - asked
-        sources_shown = "Sources ·" in answered and "[1]" in answered
-        if args.show:
-            print(answered)
-        usage_before = status_line(answered)
-        send("/summarize WildGuard")
-        asked = time.perf_counter()
-        _, summarized = wait_for(
-            lambda t: status_line(t) != usage_before and "WildGuard" in t and "●" in t,
-            30,
-            "the summary",
+        results["first_text_s"], results["full_answer_s"], answered = ask_and_wait(
+            QUESTION, status_line(opened)
         )
-        results["summary_s"] = time.perf_counter() - asked
-        summary_ok = "WildGuard" in summarized
-        if args.show:
-            print(summarized)
-        tmux("send-keys", "-t", SESSION, "C-q")
-        time.sleep(0.5)
+        checks["answer cites [1]"] = "[1]" in answered
+        checks["sources panel shown"] = "Sources ·" in answered and "●" in answered
+        show(args.show, "after the question", answered)
+        _, results["summary_s"], summarized = ask_and_wait(
+            "/summarize WildGuard", status_line(answered)
+        )
+        checks["summary of WildGuard"] = "WildGuard" in summarized and "[1]" in summarized
+        show(args.show, "after /summarize WildGuard", summarized)
+        quit_chat()
+
         results["restart_first_paint_s"] = start_chat(ra, env)
-        waited, restored = wait_for(lambda t: "WildGuard" in t, 30, "the resumed conversation")
-        results["restored_after_s"] = waited
-        if args.show:
-            print(restored)
+        _, restored = wait_for(
+            lambda t: "WildGuard" in t and "tok" in status_line(t), 30, "the resumed conversation"
+        )
+        show(args.show, "after restart", restored)
+        tmux("send-keys", "-t", SESSION, "C-r")
+        _, listed = wait_for(lambda t: "Conversations" in t, 10, "the history screen")
+        show(args.show, "history screen", listed)
+        checks["conversation restored"] = any(
+            QUESTION in line and " 2 " in line for line in listed.splitlines()
+        )
+        quit_chat()
+
+        # Cold: the question typed the moment the window appears (the index still opening).
+        start_chat(ra, env)
+        _, results["cold_full_answer_s"], _ = ask_and_wait(QUESTION, "", cold=True)
+        quit_chat()
     finally:
         tmux("kill-session", "-t", SESSION)
         if not args.home and not args.keep:
             shutil.rmtree(home, ignore_errors=True)
     for name, value in results.items():
         print(f"{name:24s} {value:6.2f} s")
-    print(f"{'sources panel shown':24s} {sources_shown}")
-    print(f"{'summary mentions paper':24s} {summary_ok}")
-    print(f"{'conversation restored':24s} {'X-Teaming' in restored and 'WildGuard' in restored}")
-    return 0
+    for name, ok in checks.items():
+        print(f"{name:24s} {'yes' if ok else 'NO'}")
+    return 0 if all(checks.values()) else 1
+
+
+def ask_and_wait(text: str, status_before: str, cold: bool = False) -> tuple[float, float, str]:
+    """Send `text`; seconds to the first streamed text, to the full answer, and the pane."""
+    send(text)
+    asked = time.perf_counter()
+    first = 0.0
+    if not cold:
+        wait_for(lambda t: "searching the papers" in t, 10, "the answer to start")
+        wait_for(lambda t: "searching the papers" not in t, 30, "streamed text")
+        first = time.perf_counter() - asked
+    _, pane_text = wait_for(
+        lambda t: "tok" in status_line(t) and status_line(t) != status_before and "●" in t,
+        60,
+        "the full answer",
+    )
+    return first, time.perf_counter() - asked, pane_text
+
+
+def quit_chat() -> None:
+    """ctrl+q, then wait for the app to leave the screen."""
+    tmux("send-keys", "-t", SESSION, "C-q")
+    wait_for(lambda t: PLACEHOLDER not in t, 10, "the app to quit")
+
+
+def show(enabled: bool, title: str, text: str) -> None:
+    """Print a captured pane."""
+    if enabled:
+        print(f"--- {title} ---\n{text}")
 
 
 if __name__ == "__main__":

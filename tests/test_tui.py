@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Markdown
 
@@ -433,3 +434,48 @@ async def test_question_before_the_index_is_open_waits(
         gate.set()
         await until(pilot, lambda: not app.running)
         assert last_answer(app).answer is not None
+
+
+async def test_invalid_citation_is_flagged(
+    seed_settings: Settings, seed_index: Any, tmp_path: Path
+) -> None:
+    settings = seed_settings.model_copy(update={"model": "offline:invent-citation"})
+    app = make_app(settings, seed_index, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        message = await ask(pilot, QUESTION)
+        answer = message.answer
+        assert answer is not None and answer.invalid_citations
+        bad = answer.invalid_citations[0]
+        assert f"~~{bad}~~ ⚠" in message.query_one(Markdown).source
+        invalid = [line for line in message.query(CitationLine) if line.invalid]
+        assert [line.number for line in invalid] == sorted(set(answer.invalid_citations))
+        assert "Invalid citation" in str(message.query_one(".flags").render())
+        # Choosing it says so instead of opening a paper.
+        invalid[0].focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert any("names no source" in m for m, _ in notifications(app))
+
+
+async def test_command_palette_summarizes_a_paper(
+    seed_settings: Settings, seed_index: Any, tmp_path: Path
+) -> None:
+    app = make_app(seed_settings, seed_index, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
+        await pilot.press(*"Summarize: WildGuard")
+        await until(
+            pilot,
+            lambda: any(
+                "WildGuard" in str(option.prompt)
+                for option in app.screen.query_one(CommandList).options
+            ),
+        )
+        await pilot.press("enter")
+        await until(pilot, lambda: app.chat.answers and not app.running)
+        answer = last_answer(app).answer
+        assert answer is not None and answer.kind == "summary"
+        assert "WildGuard" in answer.sources[0].title

@@ -179,6 +179,7 @@ class ResearchApp(App[None]):
             self.assistant = assistant
             self._call_ui(self._opened, assistant, size, papers, conversation)
             _warm_up(assistant)
+            self._call_ui(self.status.set_corpus, size)
         except AssistantError as error:
             self._open_error = error
             self._call_ui(self._open_failed, error)
@@ -203,7 +204,7 @@ class ResearchApp(App[None]):
         self.completion.papers = sorted({p.title for p in papers} | {p.paper_id for p in papers})
         self.completion.models = actions.model_names(assistant.model_name)
         self.status.hide_progress()
-        self.status.set_corpus(size)
+        self.status.set_corpus(size, note=f"{size} papers · loading search…")
         self.status.set_model(assistant.model_name)
         if conversation is not None and not self.running and not self.chat.answers:
             await self.load_conversation(conversation)

@@ -13,19 +13,17 @@ from textual.widgets import Markdown
 from assistant.tui.slash import help_markdown
 
 KEYS = """\
-| Key | Action |
-|---|---|
-| `Enter` | send the question or command |
-| `Tab` / `→` | accept the completion shown in grey |
-| `Escape` | stop the answer being written |
-| `ctrl+n` | new conversation |
-| `ctrl+l` | focus the input line |
-| `ctrl+b` | show or hide the sources panel |
-| `ctrl+r` | history: resume or delete a conversation |
-| `ctrl+y` | copy the last answer |
-| `ctrl+p` | command palette (every action, and "Summarize" for any paper) |
-| `F1` | this help |
-| `ctrl+q` | quit (the conversation is saved after every turn) |
+- `Enter`: send the question or command
+- `Tab` or `→`: accept the completion shown in grey
+- `Escape`: stop the answer being written (it is kept, marked incomplete)
+- `ctrl+n`: new conversation
+- `ctrl+l`: focus the input line
+- `ctrl+b`: show or hide the sources panel
+- `ctrl+r`: history, to resume or delete a conversation
+- `ctrl+y`: copy the last answer with its references
+- `ctrl+p`: command palette (every action, and "Summarize" for any paper)
+- `F1`: this help
+- `ctrl+q`: quit (the conversation is saved after every turn)
 """
 
 NOTES = """\

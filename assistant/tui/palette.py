@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from textual.command import Hit, Hits, Provider
 
-from retrieval.models import Paper
+if TYPE_CHECKING:
+    from retrieval.models import Paper
 
 
 class _PaperApp(Protocol):

@@ -119,6 +119,5 @@ def complete(value: str, source: CompletionSource | None = None) -> str | None:
 
 
 def help_markdown() -> str:
-    """The slash commands as a Markdown table."""
-    rows = "\n".join(f"| `{spec.usage}` | {spec.help} |" for spec in COMMANDS)
-    return "| Command | What it does |\n|---|---|\n" + rows
+    """The slash commands as a Markdown list."""
+    return "\n".join(f"- `{spec.usage}`: {spec.help}" for spec in COMMANDS)
