@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 
-from assistant.config import Settings
+from assistant.config import Settings, load_settings
 from evals import SEED_BEIR_DIR, SEED_DATASET
 from evals.beir import build_seed_beir, load_beir, run_beir
 from evals.dataset import Dataset, load_dataset
 from evals.report import build_report, dumps
 from evals.runner import RandomSourcesIndex, RunResult, build_assistant_factory, run_items
+
+Runner = Callable[..., RunResult]
 
 # A fixed mix: lookups, facts, multi-paper, a follow-up pair, a summary, a topic summary
 # and three unanswerable questions.
@@ -55,16 +57,27 @@ def subset() -> Dataset:
     return ds.model_copy(update={"items": items})
 
 
-@pytest.fixture()
-def runner(
-    seed_settings: Settings, seed_index: Any, subset: Dataset, tmp_path: Path
-) -> Callable[..., RunResult]:
+@pytest.fixture(scope="module")
+def runner(seed_home: Path, seed_index: Any, subset: Dataset, tmp_path_factory: Any) -> Runner:
+    """Runs the subset (honest or misbehaving); each distinct run is done once per module."""
+    db_dir = tmp_path_factory.mktemp("eval-history")
+    cache: dict[tuple[str, bool, int], RunResult] = {}
+
     def run(
         model: str = "offline", *, random_sources: bool = False, concurrency: int = 1
     ) -> RunResult:
-        index = RandomSourcesIndex(seed_index) if random_sources else seed_index
-        factory = build_assistant_factory(seed_settings, index, model, tmp_path / f"{model}.db")
-        return run_items(subset, factory, index, model=model, concurrency=concurrency)
+        key = (model, random_sources, concurrency)
+        if key not in cache:
+            with pytest.MonkeyPatch.context() as mp:
+                for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "RA_MODEL", "RA_CHROMA_URL"):
+                    mp.delenv(var, raising=False)
+                mp.setenv("RA_CONFIG", str(seed_home / "no-config.toml"))
+                settings = load_settings(home=seed_home, model="offline")
+                index = RandomSourcesIndex(seed_index) if random_sources else seed_index
+                db = db_dir / f"{len(cache)}.db"
+                factory = build_assistant_factory(settings, index, model, db)
+                cache[key] = run_items(subset, factory, index, model=model, concurrency=concurrency)
+        return cache[key]
 
     return run
 
@@ -87,7 +100,7 @@ def test_gold_ids_exist_in_the_merged_seed_index(seed_index: Any) -> None:
             assert found and found[0].paper_id == item.gold[0], item.id
 
 
-def test_discrimination(runner: Callable[..., RunResult]) -> None:
+def test_discrimination(runner: Runner) -> None:
     honest = _head(runner())
     assert honest["citation_validity"] == 1.0
     assert honest["citation_recall"] >= 0.7 and honest["citation_precision"] >= 0.7
@@ -119,8 +132,8 @@ def test_discrimination(runner: Callable[..., RunResult]) -> None:
     assert broken["error_rate"] >= 0.5
 
 
-def test_two_runs_identical(runner: Callable[..., RunResult]) -> None:
-    first = runner()
+def test_two_runs_identical(runner: Runner) -> None:
+    first = runner()  # the honest run of test_discrimination when it ran first
     second = runner(concurrency=3)
     assert dumps(build_report(first)) == dumps(build_report(second))
     assert first.wall_seconds >= 0 and len(second.timings) == len(SUBSET)
