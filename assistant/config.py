@@ -39,7 +39,8 @@ def _default_home() -> Path:
 class Settings(BaseSettings):
     """All user-facing configuration. Environment names are the field names upper-cased."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # Environment names are the aliases only: with populate_by_name, `HOME` would fill `home`.
+    model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True)
 
     home: Path = Field(default_factory=_default_home, validation_alias="RA_HOME")
     model: str | None = Field(default=None, validation_alias="RA_MODEL")
@@ -89,5 +90,13 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings with CLI-flag overrides (None values are ignored)."""
-    clean = {k: v for k, v in overrides.items() if v is not None}
+    fields = Settings.model_fields
+    clean: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in fields:
+            raise TypeError(f"unknown setting {key!r}")
+        alias = fields[key].validation_alias
+        clean[alias if isinstance(alias, str) else key] = value
     return Settings(**clean)

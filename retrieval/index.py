@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -88,6 +89,7 @@ class PaperIndex:
         self.store = ChunkStore(config)
         self._state: SearchState | None = None
         self._state_revision: str | None = None
+        self._state_lock = threading.Lock()
 
     # ----- manifest: what was ingested, so an unchanged re-ingest is a no-op -----
 
@@ -309,10 +311,11 @@ class PaperIndex:
 
     def _search_state(self) -> SearchState:
         revision = self._current_revision()
-        if self._state is None or self._state_revision != revision:
-            self._state = SearchState.load_or_build(self.store, self.config, revision)
-            self._state_revision = revision
-        return self._state
+        with self._state_lock:
+            if self._state is None or self._state_revision != revision:
+                self._state = SearchState.load_or_build(self.store, self.config, revision)
+                self._state_revision = revision
+            return self._state
 
     def _current_revision(self) -> str | None:
         if not self.config.chroma_url:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -67,20 +68,25 @@ class ChunkStore:
         self.model_id = embedding_model_id(config)
         self._collection: Collection | None = None
         self._ef: Any = None
+        # Opening Chroma from several threads at once (eval concurrency, TUI workers) crashes it.
+        self._lock = threading.RLock()
 
     @property
     def ef(self) -> Any:
         """The embedding function (Chroma's interface)."""
         if self._ef is None:
-            self._ef = embedding_function(self.config)
+            with self._lock:
+                if self._ef is None:
+                    self._ef = embedding_function(self.config)
         return self._ef
 
     @property
     def collection(self) -> Collection:
         """The collection, created on first use and refused if built by another model."""
-        if self._collection is None:
-            self._collection = self._open()
-        return self._collection
+        with self._lock:
+            if self._collection is None:
+                self._collection = self._open()
+            return self._collection
 
     def _open(self) -> Collection:
         client = _client(self.config)

@@ -20,7 +20,7 @@ from assistant.budget import (
 from assistant.chat.base import complete
 from assistant.chat.offline import OfflineChatModel
 from assistant.citations import check_citations
-from assistant.config import Settings
+from assistant.config import load_settings
 from assistant.errors import BudgetError
 from retrieval.tokens import count_tokens
 
@@ -84,7 +84,7 @@ def test_known_context_windows(model: str, window: int) -> None:
 
 
 def test_settings_override_the_window() -> None:
-    assert context_window_for("gpt-4o", Settings(context_window=2048).context_window) == 2048
+    assert context_window_for("gpt-4o", load_settings(context_window=2048).context_window) == 2048
 
 
 @pytest.mark.parametrize("window", [1024, 1500, 2048, 4096])
