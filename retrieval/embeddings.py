@@ -17,12 +17,15 @@ first use. `MiniLMEmbeddingFunction` (Chroma's `EmbeddingFunction`) is built on 
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     import numpy as np
     from numpy.typing import NDArray
     from tokenizers import Tokenizer
@@ -52,6 +55,12 @@ CHROMA_EF_NAME = "ra-minilm-numpy"
 _LAYER_NORM_EPS = 1e-12
 # Rows of the FFN processed at once: keeps the (rows x 1536) intermediate in cache.
 _FFN_ROWS = 256
+# Element-wise work runs on a few threads for batches of at least this many tokens;
+# RA_EMBED_THREADS=0 turns that off.
+_PARALLEL_MIN_TOKENS = 512
+_PARALLEL = os.environ.get("RA_EMBED_THREADS", "1") != "0"
+_POOL: ThreadPoolExecutor | None = None
+_POOL_SIZE = 1
 # Abramowitz & Stegun 7.1.26 for erfc(z), z = |x|/sqrt(2): 0.5*erfc(z) = t*P(t)*exp(-z^2),
 # t = 1/(1 + p z). Coefficients below are pre-scaled (p/sqrt(2), 0.5*a_i). |error| <= 1.5e-7.
 _AS_P = 0.3275911 / 2**0.5
@@ -235,6 +244,49 @@ def _gelu(h: F32) -> F32:
     return h
 
 
+def _workers() -> ThreadPoolExecutor | None:
+    """A small thread pool for the element-wise work (numpy releases the GIL), if >1 CPU."""
+    global _POOL, _POOL_SIZE
+    if _POOL is None and _PARALLEL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        n = min(4, len(cpus) if cpus is not None else (os.cpu_count() or 1))
+        if n > 1:
+            _POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix="minilm")
+            _POOL_SIZE = n
+    return _POOL
+
+
+def _split(spans: list[tuple[int, int]], parts: int) -> list[list[tuple[int, int]]]:
+    """Deal spans into `parts` groups of about equal attention cost (longest first)."""
+    groups: list[list[tuple[int, int]]] = [[] for _ in range(parts)]
+    load = [0] * parts
+    for span in sorted(spans, key=lambda se: se[0] - se[1]):
+        i = load.index(min(load))
+        groups[i].append(span)
+        load[i] += (span[1] - span[0]) ** 2
+    return [g for g in groups if g]
+
+
+def _attention(qkv: F32, ctx: F32, spans: Sequence[tuple[int, int]], heads: int) -> None:
+    """Self-attention of each sequence over its own tokens, written into `ctx`."""
+    import numpy as np
+
+    hidden = ctx.shape[1]
+    head_dim = hidden // heads
+    for s, e in spans:
+        n = e - s
+        # (n, 3, heads, head_dim) -> (3, heads, n, head_dim)
+        q, k, v = qkv[s:e].reshape(n, 3, heads, head_dim).transpose(1, 2, 0, 3)
+        scores = q @ k.transpose(0, 2, 1)  # (heads, n, n); q is pre-scaled
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        out = scores @ v  # softmax's division is done on the (heads, n, head_dim) result
+        out /= scores.sum(axis=-1, keepdims=True)
+        ctx[s:e] = out.transpose(1, 0, 2).reshape(n, hidden)
+
+
 def _encode_packed(model: _Model, ids: Sequence[Sequence[int]]) -> F32:
     """Mean-pooled, L2-normalised vectors for token-id sequences (one batch, packed)."""
     import numpy as np
@@ -250,23 +302,22 @@ def _encode_packed(model: _Model, ids: Sequence[Sequence[int]]) -> F32:
     x += model.token_type[0]
     _layer_norm(x, model.ln_g, model.ln_b)
 
-    n_tok, hidden = x.shape
-    heads = model.heads
-    head_dim = hidden // heads
+    n_tok = x.shape[0]
     spans = [(int(s), int(s + n)) for s, n in zip(starts, lengths, strict=True)]
+    # BLAS already uses every core for the matrix products; the element-wise work (softmax,
+    # GELU) is spread over a few Python threads when the batch is big enough to pay for it.
+    pool = _workers() if n_tok >= _PARALLEL_MIN_TOKENS else None
+    parts = _POOL_SIZE if pool else 1
+    groups = _split(spans, parts) if pool else [spans]
     ctx = np.empty_like(x)
     for layer in model.layers:
         qkv = x @ layer.w_qkv
         qkv += layer.b_qkv
-        for s, e in spans:
-            n = e - s
-            # (n, 3, heads, head_dim) -> (3, heads, n, head_dim)
-            q, k, v = qkv[s:e].reshape(n, 3, heads, head_dim).transpose(1, 2, 0, 3)
-            scores = q @ k.transpose(0, 2, 1)  # (heads, n, n); q is pre-scaled
-            scores -= scores.max(axis=-1, keepdims=True)
-            np.exp(scores, out=scores)
-            scores /= scores.sum(axis=-1, keepdims=True)
-            ctx[s:e] = (scores @ v).transpose(1, 0, 2).reshape(n, hidden)
+        if pool and len(groups) > 1:
+            m = len(groups)
+            list(pool.map(_attention, [qkv] * m, [ctx] * m, groups, [model.heads] * m))
+        else:
+            _attention(qkv, ctx, spans, model.heads)
         attn = ctx @ layer.w_out
         attn += layer.b_out
         attn += x
@@ -276,7 +327,11 @@ def _encode_packed(model: _Model, ids: Sequence[Sequence[int]]) -> F32:
             xr = x[r : r + _FFN_ROWS]
             up = xr @ layer.w_up
             up += layer.b_up
-            down = _gelu(up) @ layer.w_down
+            if pool and len(up) >= 2 * parts:
+                list(pool.map(_gelu, np.array_split(up, parts)))
+            else:
+                _gelu(up)
+            down = up @ layer.w_down
             down += layer.b_down
             down += xr
             out[r : r + _FFN_ROWS] = down
