@@ -107,40 +107,25 @@ class ResearchApp(App[None]):
     # ----------------------------------------------------------------- layout
 
     def compose(self) -> ComposeResult:
+        # Kept as attributes: worker threads reach them without querying the DOM.
+        self.chat = ChatLog(id="chat")
+        self.sources = SourcesPanel(id="sources")
+        self.prompt = PromptInput(self.completion, id="prompt")
+        self.status = StatusBar(show_timings=self._show_timings, id="status")
         with Horizontal(id="main"):
-            yield ChatLog(id="chat")
-            yield SourcesPanel(id="sources")
-        yield PromptInput(self.completion, id="prompt")
-        yield StatusBar(show_timings=self._show_timings, id="status")
+            yield self.chat
+            yield self.sources
+        yield self.prompt
+        yield self.status
         yield Footer()
 
     def on_mount(self) -> None:
         self.theme = self._theme_name if self._theme_name in self.available_themes else DARK
         self.status.set_model(self.settings.resolved_model)
-        self.query_one("#sources").display = self.size.width >= 110
+        self.sources.display = self.size.width >= 110
         self.prompt.focus()
         # Open the index only once the first frame is on screen.
         self.call_after_refresh(self.open_assistant)
-
-    @property
-    def chat(self) -> ChatLog:
-        """The chat log."""
-        return self.query_one("#chat", ChatLog)
-
-    @property
-    def prompt(self) -> PromptInput:
-        """The input line."""
-        return self.query_one("#prompt", PromptInput)
-
-    @property
-    def status(self) -> StatusBar:
-        """The status line."""
-        return self.query_one("#status", StatusBar)
-
-    @property
-    def sources(self) -> SourcesPanel:
-        """The sources panel."""
-        return self.query_one("#sources", SourcesPanel)
 
     @property
     def paper_list(self) -> list[Paper]:

@@ -38,20 +38,24 @@ class StatusBar(Horizontal):
     def __init__(self, *, show_timings: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
         self.show_timings = show_timings
+        self._model = Label("", id="status-model")
+        self._corpus = Label("opening the index…", id="status-corpus")
+        self._bar = ProgressBar(id="status-progress", show_eta=False)
+        self._usage = Label("", id="status-usage")
 
     def compose(self) -> ComposeResult:
-        yield Label("", id="status-model")
-        yield Label("opening the index…", id="status-corpus")
-        yield ProgressBar(id="status-progress", show_eta=False)
-        yield Label("", id="status-usage")
+        yield self._model
+        yield self._corpus
+        yield self._bar
+        yield self._usage
 
     def set_model(self, name: str) -> None:
         """Show the model in use."""
-        self.query_one("#status-model", Label).update(model_text(name))
+        self._model.update(model_text(name))
 
     def set_corpus(self, size: int | None, note: str | None = None) -> None:
         """Show the number of indexed papers (or a note such as an error)."""
-        label = self.query_one("#status-corpus", Label)
+        label = self._corpus
         if note is not None:
             label.update(note)
         else:
@@ -60,13 +64,12 @@ class StatusBar(Horizontal):
     def set_usage(self, answer: Answer | None) -> None:
         """Show the last answer's tokens (and latency)."""
         text = usage_text(answer, show_timings=self.show_timings) if answer else ""
-        self.query_one("#status-usage", Label).update(text)
+        self._usage.update(text)
 
     def show_progress(self, done: int, total: int) -> None:
         """Indexing progress; the bar appears on the first call."""
-        bar = self.query_one(ProgressBar)
         self.add_class("-indexing")
-        bar.update(total=total, progress=done)
+        self._bar.update(total=total, progress=done)
         self.set_corpus(None, note=f"indexing the seed papers {done}/{total}")
 
     def hide_progress(self) -> None:
