@@ -12,7 +12,8 @@ from assistant.answer import SourceGiven
 from assistant.budget import message_tokens
 from assistant.chat.base import ChatMessage, Finish, TextDelta, complete
 from assistant.chat.offline import MISBEHAVIOURS, OfflineChatModel
-from assistant.chat.offline_compose import condense, parse_prompt
+from assistant.chat.offline_condense import condense
+from assistant.chat.offline_prompt import parse_prompt
 from assistant.citations import check_citations, cited_numbers, unsupported_citations
 from assistant.errors import ModelError
 from retrieval.tokens import count_tokens

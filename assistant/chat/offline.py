@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from assistant.answer import Usage
 from assistant.budget import OFFLINE_CONTEXT_WINDOW, message_tokens
 from assistant.chat.base import ChatMessage, Finish, StreamEvent, TextDelta
-from assistant.chat.offline_compose import compose, parse_prompt
+from assistant.chat.offline_compose import compose
+from assistant.chat.offline_prompt import parse_prompt
 from assistant.citations import MARKER, marker_numbers, strip_markers
 from assistant.errors import ModelError
 from retrieval.tokens import count_tokens, truncate_tokens

@@ -1,24 +1,20 @@
-"""The offline model's reading and writing: parse the rendered prompt, compose the reply.
+"""The offline model's writing: extractive, cited answers, summaries and overviews.
 
-Everything comes from the prompt text itself: the task heading, the numbered
-`<source>` blocks, the `<question>` / `<topic>` / `<conversation>` / `<follow_up>` parts.
-Answers are extractive: the most relevant sentences of the sources, each followed by the
-number of the source it came from. Instruction-like sentences in sources are data, never
-evidence, and are never followed.
+Answers are the most relevant sentences of the sources in the prompt, each followed by the
+number of the source it came from; when the sources do not cover the question, the model
+abstains (see `_Relevance.supported`).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
-from assistant.chat.base import ChatMessage
+from assistant.chat.offline_condense import condense
+from assistant.chat.offline_prompt import ParsedPrompt, ParsedSource
 from assistant.prompts import ABSTAIN_SENTENCE
-from assistant.text import STOPWORDS, idf_table, sentences, terms
-
-Task = Literal["answer", "summary", "topic", "condense"]
+from assistant.text import STOPWORDS, idf_table, terms
 
 # Tuned on the seed eval set (evals/datasets/seed.jsonl): below these the sources do not
 # support an answer and the model abstains.
@@ -35,17 +31,6 @@ _NOT_ENTITIES = frozenset(
 )
 MAX_SENTENCES = 5
 MAX_PER_SOURCE = 2
-
-_TASK = re.compile(r"^#+\s*Task:\s*(.+)$", re.MULTILINE)
-_SOURCE = re.compile(r'<source id="(\d+)">\s*\n(.*?)\n\s*</source>', re.DOTALL)
-_FIELD = re.compile(r"^(Title|Authors|Year|arXiv):[ \t]*(.*)$", re.MULTILINE)
-_TEXT = re.compile(r"^Text:[ \t]*(.*)\Z", re.MULTILINE | re.DOTALL)
-_INSTRUCTION_LIKE = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instruction|prompt|rule|direction)s?\b"
-    r"|\b(reply|respond|answer|output|say)\b.{0,20}\bonly\b"
-    r"|\byou (are|must|should) now\b|\bsystem prompt\b|\bas an ai\b",
-    re.IGNORECASE,
-)
 # Questions about who wrote a paper or when: the sources' header lines can answer them.
 _META_INTENT = re.compile(
     r"\b(who|authors?|authored|co-?authors?(ed)?|wrote|written|writers?|year|when|published|"
@@ -83,115 +68,6 @@ _RESULT = re.compile(
     r"evaluat|surpass|reduc|increas|boost)\w*|\d+(\.\d+)?\s?%",
     re.IGNORECASE,
 )
-_SINGULAR_REF = re.compile(
-    r"\b(this|that|the)\s+(paper|work|study|approach|method|framework|model|dataset|"
-    r"benchmark|system|article)\b|\b(it)\b",
-    re.IGNORECASE,
-)
-_POSSESSIVE_REF = re.compile(r"\bits\b", re.IGNORECASE)
-_PLURAL_REF = re.compile(
-    r"\b(these|those|the)\s+(papers|works|studies|approaches|methods)\b|\b(they|them)\b",
-    re.IGNORECASE,
-)
-_PLURAL_POSSESSIVE = re.compile(r"\btheir\b", re.IGNORECASE)
-# A previous question after one thing: its first cited paper is what "they" refers to.
-_SINGULAR_QUESTION = re.compile(
-    r"^\s*(which|what)\s+(\w+\s+)?(work|paper|model|method|system|framework|benchmark|"
-    r"dataset|study|algorithm|tool|approach|technique)\b|^\s*is there\b",
-    re.IGNORECASE,
-)
-_OTHER_REF = re.compile(r"\b(this|that|these|those|above|former|latter|same)\b", re.IGNORECASE)
-
-
-@dataclass
-class ParsedSource:
-    """One numbered source as read back from the prompt."""
-
-    number: int
-    title: str
-    text: str
-    authors: str = ""
-    year: str = ""
-    arxiv_id: str = ""
-    sentences: list[str] = field(default_factory=list)
-    sentence_terms: list[set[str]] = field(default_factory=list)
-    all_terms: set[str] = field(default_factory=set)
-
-    @property
-    def short_title(self) -> str:
-        """A short name for the paper: its title up to the first colon or question mark."""
-        return short_title(self.title)
-
-
-def short_title(title: str) -> str:
-    """`X-Teaming: Multi-Turn ...` -> `X-Teaming`; long titles are cut at a word boundary."""
-    title = " ".join(title.split())
-    match = re.match(r"(.+?)(?::\s|[?!]\s)", title)
-    if match:
-        head = match.group(1).strip() + ("" if title[match.end(1)] == ":" else title[match.end(1)])
-        if len(head) <= 50:
-            return head
-    if len(title) <= 80:
-        return title
-    return " ".join(title[:80].split()[:-1]) + "…"
-
-
-@dataclass
-class ParsedPrompt:
-    """What the prompt asks for and gives."""
-
-    task: Task
-    sources: list[ParsedSource]
-    question: str = ""
-    topic: str = ""
-    conversation: str = ""
-    follow_up: str = ""
-
-
-def _section(text: str, tag: str) -> str:
-    matches = re.findall(rf"<{tag}>\s*\n?(.*?)\n?\s*</{tag}>", text, re.DOTALL)
-    return matches[-1].strip() if matches else ""
-
-
-def parse_prompt(messages: list[ChatMessage]) -> ParsedPrompt:
-    """Read the task, sources and question from the last user message."""
-    user = next((m.content for m in reversed(messages) if m.role == "user"), "")
-    heading = _TASK.search(user)
-    label = heading.group(1).lower() if heading else "answer"
-    task: Task = "answer"
-    if "summarize one paper" in label:
-        task = "summary"
-    elif "summarize a topic" in label:
-        task = "topic"
-    elif "standalone" in label:
-        task = "condense"
-    sources = [_parse_source(int(m.group(1)), m.group(2)) for m in _SOURCE.finditer(user)]
-    return ParsedPrompt(
-        task=task,
-        sources=sources,
-        question=_section(user, "question"),
-        topic=_section(user, "topic"),
-        conversation=_section(user, "conversation"),
-        follow_up=_section(user, "follow_up"),
-    )
-
-
-def _parse_source(number: int, body: str) -> ParsedSource:
-    fields = {name: value.strip() for name, value in _FIELD.findall(body.split("\nText:")[0])}
-    text_match = _TEXT.search(body)
-    text = text_match.group(1).strip() if text_match else ""
-    source = ParsedSource(
-        number=number,
-        title=fields.get("Title", f"Source {number}"),
-        text=text,
-        authors=fields.get("Authors", ""),
-        year=fields.get("Year", ""),
-        arxiv_id=fields.get("arXiv", ""),
-    )
-    source.sentences = [s for s in sentences(text) if not _INSTRUCTION_LIKE.search(s)]
-    source.sentence_terms = [set(terms(s)) for s in source.sentences]
-    source.all_terms = set(terms(source.title)).union(*source.sentence_terms)
-    return source
 
 
 # ----------------------------------------------------------------- relevance
@@ -428,58 +304,3 @@ def topic_overview(sources: list[ParsedSource], topic: str) -> str:
         if picks:
             paragraphs.append(_paragraph(item.source, picks))
     return "\n\n".join(paragraphs) if paragraphs else ABSTAIN_SENTENCE
-
-
-# ----------------------------------------------------------------- follow-ups
-
-
-@dataclass
-class _Turn:
-    question: str = ""
-    answer: str = ""
-    papers: list[str] = field(default_factory=list)
-
-
-def _turns(conversation: str) -> list[_Turn]:
-    turns: list[_Turn] = []
-    for line in conversation.splitlines():
-        if line.startswith("User:"):
-            turns.append(_Turn(question=line[5:].strip()))
-        elif turns and line.startswith("Assistant:"):
-            turns[-1].answer = line[10:].strip()
-        elif turns and line.startswith("Papers cited:"):
-            names = line[13:].strip()
-            if names and names.lower() != "none":
-                turns[-1].papers = [n.strip() for n in names.split(";") if n.strip()]
-    return turns
-
-
-def condense(conversation: str, follow_up: str) -> str:
-    """Resolve "it", "this paper", "they" ... in `follow_up` from the previous turn."""
-    follow_up = " ".join(follow_up.split())
-    turns = _turns(conversation)
-    if not turns or not follow_up:
-        return follow_up
-    last = turns[-1]
-    names = [short_title(t) for t in last.papers]
-    if _SINGULAR_QUESTION.search(last.question):
-        names = names[:1]
-    content = set(terms(follow_up, drop_generic=True))
-    refers = any(
-        p.search(follow_up)
-        for p in (_SINGULAR_REF, _POSSESSIVE_REF, _PLURAL_REF, _PLURAL_POSSESSIVE, _OTHER_REF)
-    )
-    if not refers and len(content) >= 2:
-        return follow_up
-    if names:
-        one = names[0]
-        several = " and ".join(names[:3]) if len(names) > 1 else one
-        text = _SINGULAR_REF.sub(one, follow_up, count=1)
-        text = _POSSESSIVE_REF.sub(f"{one}'s", text)
-        text = _PLURAL_REF.sub(several, text, count=1)
-        text = _PLURAL_POSSESSIVE.sub(f"{several}'s", text)
-        if text != follow_up:
-            return text
-        return f"{follow_up} ({several})"
-    topic = last.question.rstrip("?.! ")
-    return f"{follow_up.rstrip('?.! ')} (regarding: {topic})?"
