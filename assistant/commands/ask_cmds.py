@@ -7,8 +7,11 @@ are one line on stderr with a non-zero exit code.
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +23,21 @@ if TYPE_CHECKING:
     from assistant.orchestrator import Assistant
 
 EXIT_INCOMPLETE = 3
+
+
+def _pipe_safe(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """`ra ... | head`: a closed stdout ends the command quietly."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
+
+    return run
 
 
 def _open(args: argparse.Namespace) -> Assistant:
@@ -70,6 +88,7 @@ def _print_footer(answer: Answer) -> None:
         _write("\n".join(lines) + "\n")
 
 
+@_pipe_safe
 def run_ask(args: argparse.Namespace) -> int:
     """`ra ask QUESTION`: a grounded, cited answer."""
     try:
@@ -85,6 +104,7 @@ def run_ask(args: argparse.Namespace) -> int:
     return _finish(answer, args.json)
 
 
+@_pipe_safe
 def run_summarize(args: argparse.Namespace) -> int:
     """`ra summarize PAPER` (or `--topic TOPIC`): a cited summary."""
     try:
@@ -96,6 +116,7 @@ def run_summarize(args: argparse.Namespace) -> int:
     return _finish(answer, args.json)
 
 
+@_pipe_safe
 def run_history(args: argparse.Namespace) -> int:
     """`ra history [list|show|export|delete] [ID]`: saved conversations."""
     from assistant.orchestrator import Assistant
@@ -123,13 +144,14 @@ def run_history(args: argparse.Namespace) -> int:
             print_json(assistant.conversation(args.conversation))
             return 0
         markdown = assistant.export_markdown(args.conversation)
-        if args.action == "export" and args.out:
-            Path(args.out).write_text(markdown, encoding="utf-8")
-            print(f"Wrote {args.out}", file=sys.stderr)
-        else:
-            _write(markdown)
     except AssistantError as exc:
         return fail(exc.display())
-    except OSError as exc:
-        return fail(f"cannot write {args.out}: {exc.strerror}")
+    if args.action == "export" and args.out:
+        try:
+            Path(args.out).write_text(markdown, encoding="utf-8")
+        except OSError as exc:
+            return fail(f"cannot write {args.out}: {exc.strerror}")
+        print(f"Wrote {args.out}", file=sys.stderr)
+    else:
+        _write(markdown)
     return 0
