@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assistant.chat.offline_condense import condense
 from assistant.chat.offline_prompt import ParsedPrompt, ParsedSource
@@ -110,6 +110,11 @@ class _Relevance:
     scored: list[_Scored]
     n_terms: int  # content terms in the query
     unseen_entities: list[str]  # names in the query that no source mentions
+    named: list[set[str]] = field(default_factory=list)  # terms of names some source has
+
+    def names_one(self, item: _Scored) -> bool:
+        """True when the question names no paper-specific thing, or `item` has one of them."""
+        return not self.named or any(name & item.source.all_terms for name in self.named)
 
     def supported(self) -> bool:
         """The abstention rule: enough IDF-weighted coverage, enough matched terms,
@@ -127,16 +132,24 @@ class _Relevance:
 
 
 def _entities(query: str) -> list[str]:
-    """Name-like words of the query (capitalized inside the sentence, acronyms, CamelCase)."""
+    """Name-like words of the query: capitalized inside the sentence, acronyms, CamelCase.
+
+    Hyphenated words count when a part is name-like ("X-Teaming", "GPT2-XL"), not when
+    the only capitals are a generic acronym ("LLM-generated").
+    """
     found: list[str] = []
     for i, match in enumerate(re.finditer(r"[A-Za-z][\w'’*-]*", query)):
-        word = match.group(0).rstrip("'’s")
-        inner_caps = any(c.isupper() for c in word[1:])
-        if not word[0].isupper() or (i == 0 and not inner_caps):
+        word = re.sub(r"['’]s?$", "", match.group(0))
+        parts = [p for p in word.split("-") if p]
+        named = [
+            p
+            for p in parts
+            if p[0].isupper() and p.lower() not in _NOT_ENTITIES and p.lower() not in STOPWORDS
+        ]
+        if not named:
             continue
-        key = word.lower().replace("-", "")
-        if key in _NOT_ENTITIES or key in STOPWORDS:
-            continue
+        if i == 0 and not any(c.isupper() for p in named for c in p[1:]):
+            continue  # a capital that only starts the sentence
         found.append(word)
     return found
 
@@ -173,8 +186,10 @@ def _score(sources: list[ParsedSource], query: str) -> _Relevance:
         scored.append(_Scored(source, coverage, ranked, len(hit)))
     scored.sort(key=lambda s: (-s.coverage, -(s.ranked[0][0] if s.ranked else 0.0)))
     seen = set().union(*(s.all_terms for s in sources))
-    unseen = [e for e in _entities(query) if not set(terms(e.replace("-", ""))) & seen]
-    return _Relevance(scored, len(wanted), unseen)
+    names = [(e, set(terms(e.replace("-", "")))) for e in _entities(query)]
+    unseen = [e for e, name in names if not name & seen]
+    named = [name for _, name in names if name & seen]
+    return _Relevance(scored, len(wanted), unseen, named)
 
 
 def _cite(sentence: str, number: int) -> str:
@@ -212,6 +227,8 @@ def _select(relevance: _Relevance) -> list[str]:
     for item in scored:
         if item.coverage < max(MIN_COVERAGE, 0.6 * best) or len(chosen) >= MAX_SENTENCES:
             break
+        if not relevance.names_one(item):  # "How many languages does PolyGuard cover?"
+            continue
         picks = _picks(item, best_sentence, 1)
         if picks:
             chosen.append((item, picks))
