@@ -5,6 +5,9 @@ streaming plumbing, citation checks) minus the time spent inside the chat model'
 (`timings_ms["model"]`). Run with the offline model and with the local OpenAI-compatible
 test server (tests/openai_server.py); prints p50/p95 over N turns (default 100).
 
+Wall time depends on how busy the machine is, so the same overhead is also given as CPU
+time (process CPU during the turn minus the CPU spent inside the model's stream).
+
     python benchmarks/orchestration_overhead.py [--home DIR] [--turns 100] [--json]
 
 Without --home it uses RA_HOME if set, else a temporary home (indexing the seeds first).
@@ -18,12 +21,15 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from assistant.chat.base import ChatMessage, ChatModel, StreamEvent
 from assistant.config import load_settings
 from assistant.history import HistoryStore
 from assistant.orchestrator import Assistant
@@ -44,6 +50,34 @@ QUESTIONS = [
 WARMUP = 3
 
 
+class CpuTimed:
+    """A ChatModel wrapper that adds up the process CPU time spent inside its stream."""
+
+    def __init__(self, model: ChatModel) -> None:
+        self.model = model
+        self.name = model.name
+        self.context_window = model.context_window
+        self.cpu = 0.0
+
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[StreamEvent]:
+        events = self.model.stream(messages, max_tokens=max_tokens, cancel=cancel)
+        while True:
+            started = time.process_time()
+            try:
+                event = next(events)
+            except StopIteration:
+                return
+            finally:
+                self.cpu += time.process_time() - started
+            yield event
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
@@ -51,15 +85,21 @@ def percentile(values: list[float], q: float) -> float:
 
 def run(assistant: Assistant, turns: int) -> dict[str, Any]:
     """Ask `turns` questions (after a warm-up); per-turn overhead figures in ms."""
+    timed = CpuTimed(assistant.model)
+    assistant._model = timed  # measure the CPU spent inside the model
     for question in QUESTIONS[:WARMUP]:
         assistant.ask(question)
     overhead: list[float] = []
     no_retrieval: list[float] = []
+    cpu: list[float] = []
     stages: dict[str, list[float]] = {"retrieve": [], "prompt": [], "model": []}
     for i in range(turns):
+        timed.cpu = 0.0
+        cpu_started = time.process_time()
         started = time.perf_counter()
         answer = assistant.ask(QUESTIONS[i % len(QUESTIONS)])
         wall = (time.perf_counter() - started) * 1000
+        cpu.append((time.process_time() - cpu_started - timed.cpu) * 1000)
         model = answer.timings_ms.get("model", 0.0)
         overhead.append(wall - model)
         no_retrieval.append(wall - model - answer.timings_ms.get("retrieve", 0.0))
@@ -71,6 +111,8 @@ def run(assistant: Assistant, turns: int) -> dict[str, Any]:
         "overhead_p95": percentile(overhead, 95),
         "without_retrieval_p50": statistics.median(no_retrieval),
         "without_retrieval_p95": percentile(no_retrieval, 95),
+        "cpu_p50": statistics.median(cpu),
+        "cpu_p95": percentile(cpu, 95),
         **{f"{name}_p50": statistics.median(v) for name, v in stages.items()},
     }
 
@@ -106,12 +148,19 @@ def main() -> int:
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(f"Orchestration overhead per turn (ms), {args.turns} turns, model time excluded")
-    header = f"{'model':<14}{'p50':>8}{'p95':>8}{'p50 w/o retrieval':>19}{'retrieve p50':>14}"
-    print(header + f"{'prompt p50':>12}{'model p50':>11}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"Orchestration overhead per turn (ms), {args.turns} turns, model time excluded"
+        f" (load average {load:.1f} on {os.cpu_count()} CPUs)"
+    )
+    print(
+        f"{'model':<14}{'p50':>8}{'p95':>8}{'cpu p50':>9}{'cpu p95':>9}"
+        f"{'w/o retrieval p50':>19}{'retrieve p50':>14}{'prompt p50':>12}{'model p50':>11}"
+    )
     for name, r in results.items():
         print(
             f"{name:<14}{r['overhead_p50']:>8.1f}{r['overhead_p95']:>8.1f}"
+            f"{r['cpu_p50']:>9.1f}{r['cpu_p95']:>9.1f}"
             f"{r['without_retrieval_p50']:>19.1f}{r['retrieve_p50']:>14.1f}"
             f"{r['prompt_p50']:>12.1f}{r['model_p50']:>11.1f}"
         )
