@@ -129,7 +129,10 @@ class OpenAIChatModel:
                 payload, parts, usage, "error", "stream cut: the server closed it before the end"
             )
             return
-        error = "the answer hit the token limit" if finish_reason == "length" else None
+        error = {
+            "length": "the answer hit the token limit",
+            "content_filter": "the server's content filter stopped the answer",
+        }.get(finish_reason)
         yield self._finish(payload, parts, usage, finish_reason, error)
 
     def _open(self, payload: list[dict[str, Any]], max_tokens: int) -> Any:
