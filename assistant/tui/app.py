@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterable
-from pathlib import Path
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -21,7 +21,8 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from assistant.tui import actions
+from assistant.errors import AssistantError
+from assistant.tui import actions, commands
 from assistant.tui.chat import AnswerMessage, ChatLog
 from assistant.tui.help import HelpScreen
 from assistant.tui.history import HistoryScreen
@@ -35,7 +36,6 @@ from assistant.tui.theme import DARK, choose_theme
 if TYPE_CHECKING:
     from assistant.answer import Answer
     from assistant.config import Settings
-    from assistant.errors import AssistantError
     from assistant.history import Conversation
     from assistant.orchestrator import Assistant
     from retrieval.models import Paper
@@ -147,8 +147,6 @@ class ResearchApp(App[None]):
     @work(thread=True, exclusive=True, group="open")
     def open_assistant(self) -> None:
         """Open the assistant (indexing the seeds if the index is empty), then warm it up."""
-        from assistant.errors import AssistantError
-
         try:
             assistant = self._factory(self.settings)
             size = assistant.corpus_size()
@@ -162,21 +160,21 @@ class ResearchApp(App[None]):
                 if infos:
                     conversation = assistant.conversation(infos[0].id)
             self.assistant = assistant
-            self._call_ui(self._opened, assistant, size, papers, conversation)
+            self.call_ui(self._opened, assistant, size, papers, conversation)
             _warm_up(assistant)
-            self._call_ui(self.status.set_corpus, size)
+            self.call_ui(self.status.set_corpus, size)
         except AssistantError as error:
             self._open_error = error
-            self._call_ui(self._open_failed, error)
+            self.call_ui(self._open_failed, error)
         except Exception as error:  # never crash the UI on a broken index
             wrapped = AssistantError(f"could not open the index: {error}", "try `ra ingest`")
             self._open_error = wrapped
-            self._call_ui(self._open_failed, wrapped)
+            self.call_ui(self._open_failed, wrapped)
         finally:
             self._assistant_ready.set()
 
     def _index_progress(self, done: int, total: int) -> None:
-        self._call_ui(self.status.show_progress, done, total)
+        self.call_ui(self.status.show_progress, done, total)
 
     async def _opened(
         self,
@@ -199,7 +197,7 @@ class ResearchApp(App[None]):
         self.status.set_corpus(None, note="index unavailable")
         self.notify_error(error, title="Could not open the index")
 
-    def _wait_ready(self) -> Assistant | None:
+    def wait_ready(self) -> Assistant | None:
         """Block (in a worker thread) until the assistant is open; None if it failed."""
         self._assistant_ready.wait()
         return self.assistant
@@ -233,10 +231,10 @@ class ResearchApp(App[None]):
             await self.start_turn(line, "summarize", command.arg)
         elif command.name == "papers":
             await self.chat.add_user(line)
-            self.list_papers(command.arg)
+            self._in_thread(commands.papers, command.arg)
         elif command.name == "search":
             await self.chat.add_user(line)
-            self.search_papers(command.arg)
+            self._in_thread(commands.search, command.arg)
         elif command.name == "new":
             await self.action_new_chat()
         elif command.name == "history":
@@ -244,7 +242,7 @@ class ResearchApp(App[None]):
         elif command.name == "export":
             self.export_conversation(command.arg)
         elif command.name == "model":
-            self.switch_model(command.arg)
+            self._in_thread(commands.switch_model, command.arg)
         elif command.name == "help":
             self.action_help()
 
@@ -264,12 +262,10 @@ class ResearchApp(App[None]):
         self, message: AnswerMessage, kind: str, arg: str, shown: str, cancel: threading.Event
     ) -> None:
         """Ask or summarize, streaming into `message`."""
-        from assistant.errors import AssistantError
-
-        assistant = self._wait_ready()
+        assistant = self.wait_ready()
         if assistant is None:
             error = self._open_error or AssistantError("the index is not open")
-            self._call_ui(self._turn_failed, message, shown, error)
+            self.call_ui(self._turn_failed, message, shown, error)
             return
 
         write: Callable[[str], Any] = message.write
@@ -290,41 +286,46 @@ class ResearchApp(App[None]):
                     arg, conversation_id=self.conversation_id, on_delta=on_delta, cancel=cancel
                 )
         except AssistantError as error:
-            self._call_ui(self._turn_failed, message, shown, error)
+            self.call_ui(self._turn_failed, message, shown, error)
         except Exception as error:  # an unexpected bug must not take the UI down
             wrapped = AssistantError(f"{type(error).__name__}: {error}", "this is a bug")
-            self._call_ui(self._turn_failed, message, shown, wrapped)
+            self.call_ui(self._turn_failed, message, shown, wrapped)
         else:
-            self._call_ui(self._turn_done, message, answer, shown)
+            self.call_ui(self._turn_done, message, answer, shown)
 
-    def _call_ui(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def call_ui(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """`call_from_thread` that tolerates the app having exited."""
         with contextlib.suppress(RuntimeError):
             self.call_from_thread(callback, *args, **kwargs)
 
     async def _turn_done(self, message: AnswerMessage, answer: Answer, shown: str) -> None:
         cancelled = self._cancel is not None and self._cancel.is_set()
-        self._end_turn()
         if answer.conversation_id:
             self.conversation_id = answer.conversation_id
-        await message.finish(answer)
-        await self.select_answer(message)
-        self.status.set_usage(answer)
-        if answer.error and not cancelled:
-            self.notify(answer.error, title="The answer was cut short", severity="error")
-            self._restore_input(shown)
+        try:
+            await message.finish(answer)
+            await self.select_answer(message)
+            self.status.set_usage(answer)
+            if answer.error and not cancelled:
+                self.notify(answer.error, title="The answer was cut short", severity="error")
+                self.restore_input(shown)
+        finally:
+            self._end_turn()
 
     async def _turn_failed(self, message: AnswerMessage, shown: str, error: AssistantError) -> None:
-        self._end_turn()
-        await message.fail(error.display())
-        self.notify_error(error)
-        self._restore_input(shown)
+        try:
+            await message.fail(error.display())
+            self.notify_error(error)
+            self.restore_input(shown)
+        finally:
+            self._end_turn()
 
     def _end_turn(self) -> None:
         self._cancel = None
         self.refresh_bindings()
 
-    def _restore_input(self, text: str) -> None:
+    def restore_input(self, text: str) -> None:
+        """Put `text` back in the input line (unless the user typed something new)."""
         if not self.prompt.value:
             self.prompt.value = text
             self.prompt.cursor_position = len(text)
@@ -376,71 +377,6 @@ class ResearchApp(App[None]):
             )
 
     # ---------------------------------------------------------- commands
-
-    @work(thread=True, group="command")
-    def list_papers(self, needle: str) -> None:
-        """`/papers [filter]`."""
-        assistant = self._wait_ready()
-        if assistant is None:
-            return
-        papers = assistant.papers()
-        self._call_ui(self.chat.add_notice, *actions.papers_notice(papers, needle))
-
-    @work(thread=True, group="command")
-    def search_papers(self, query: str) -> None:
-        """`/search <query>`."""
-        from assistant.errors import AssistantError
-
-        assistant = self._wait_ready()
-        if assistant is None:
-            return
-        try:
-            hits = assistant.search(query, k=8)
-        except AssistantError as error:
-            self._call_ui(self.notify_error, error)
-            return
-        self._call_ui(self.chat.add_notice, *actions.search_notice(query, hits))
-
-    @work(thread=True, group="command")
-    def export_conversation(self, path: str) -> None:
-        """`/export [path]`: the conversation as Markdown."""
-        from assistant.errors import AssistantError
-
-        assistant = self._wait_ready()
-        if assistant is None:
-            return
-        if not self.conversation_id:
-            self._call_ui(self.notify, "Nothing to export yet: ask a question first.")
-            return
-        target = (
-            Path(path).expanduser() if path else actions.default_export_path(self.conversation_id)
-        )
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(assistant.export_markdown(self.conversation_id), encoding="utf-8")
-        except AssistantError as error:
-            self._call_ui(self.notify_error, error)
-        except OSError as error:
-            self._call_ui(self.notify, f"Could not write {target}: {error}", severity="error")
-        else:
-            self._call_ui(self.notify, f"Exported to {target}", title="Export")
-
-    @work(thread=True, group="command")
-    def switch_model(self, name: str) -> None:
-        """`/model <name>`."""
-        from assistant.errors import AssistantError
-
-        assistant = self._wait_ready()
-        if assistant is None:
-            return
-        try:
-            assistant.set_model(name)
-        except AssistantError as error:
-            self._call_ui(self.notify_error, error, title="Model")
-            self._call_ui(self._restore_input, f"/model {name}")
-            return
-        self._call_ui(self.status.set_model, assistant.model_name)
-        self._call_ui(self.notify, f"Now using {assistant.model_name}", title="Model")
 
     # -------------------------------------------------------- conversations
 
@@ -497,20 +433,17 @@ class ResearchApp(App[None]):
         assert self.assistant is not None
         return any(info.id == conversation_id for info in self.assistant.conversations())
 
-    @work(thread=True, group="command")
     def resume(self, conversation_id: str) -> None:
-        """Load a saved conversation (thread: the store is SQLite)."""
-        from assistant.errors import AssistantError
+        """Load a saved conversation (in a worker: the store is SQLite)."""
+        self._in_thread(commands.resume, conversation_id)
 
-        assistant = self._wait_ready()
-        if assistant is None:
-            return
-        try:
-            conversation = assistant.conversation(conversation_id)
-        except AssistantError as error:
-            self._call_ui(self.notify_error, error)
-            return
-        self._call_ui(self.load_conversation, conversation)
+    def export_conversation(self, path: str = "") -> None:
+        """Write the conversation to a Markdown file."""
+        self._in_thread(commands.export, path)
+
+    def _in_thread(self, function: Callable[..., None], *args: Any) -> None:
+        """Run `function(self, *args)` in a thread worker."""
+        self.run_worker(partial(function, self, *args), thread=True, group="command")
 
     # --------------------------------------------------------------- actions
 

@@ -70,7 +70,7 @@ class StatusBar(Horizontal):
         """Indexing progress; the bar appears on the first call."""
         self.add_class("-indexing")
         self._bar.update(total=total, progress=done)
-        self.set_corpus(None, note=f"indexing the seed papers {done}/{total}")
+        self.set_corpus(None, note="indexing the seeds")
 
     def hide_progress(self) -> None:
         """Indexing is over."""
