@@ -153,20 +153,29 @@ def main() -> int:
 
 
 def ask_and_wait(text: str, status_before: str, cold: bool = False) -> tuple[float, float, str]:
-    """Send `text`; seconds to the first streamed text, to the full answer, and the pane."""
+    """Send `text`; seconds to the first streamed text, to the full answer, and the pane.
+
+    The first text is when the "searching the papers…" placeholder gives way to the
+    answer (0.0 when that happened between two polls or when `cold`).
+    """
     send(text)
     asked = time.perf_counter()
     first = 0.0
-    if not cold:
-        wait_for(lambda t: "searching the papers" in t, 10, "the answer to start")
-        wait_for(lambda t: "searching the papers" not in t, 30, "streamed text")
-        first = time.perf_counter() - asked
-    _, pane_text = wait_for(
-        lambda t: "tok" in status_line(t) and status_line(t) != status_before and "●" in t,
-        60,
-        "the full answer",
-    )
-    return first, time.perf_counter() - asked, pane_text
+    seen_placeholder = False
+    while True:
+        pane_text = pane()
+        now = time.perf_counter() - asked
+        searching = "searching the papers" in pane_text
+        if searching:
+            seen_placeholder = True
+        elif seen_placeholder and not first and not cold:
+            first = now
+        status = status_line(pane_text)
+        if "tok" in status and status != status_before and "●" in pane_text:
+            return first, now, pane_text
+        if now > 60:
+            raise SystemExit(f"timed out waiting for the answer to {text!r}:\n{pane_text}")
+        time.sleep(POLL_S)
 
 
 def quit_chat() -> None:
