@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -36,11 +37,31 @@ def _default_home() -> Path:
     return Path(platformdirs.user_data_dir("research-assistant"))
 
 
+class _AliasEnvSource(PydanticBaseSettingsSource):
+    """Environment variables by their documented names only (`RA_HOME`, `OPENAI_API_KEY`, ...).
+
+    pydantic-settings' own env source also matches field names, so `HOME` would fill `home`.
+    Empty variables count as unset.
+    """
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        alias = field.validation_alias
+        name = alias if isinstance(alias, str) else field_name.upper()
+        return os.environ.get(name) or None, name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for field_name, field in self.settings_cls.model_fields.items():
+            value, name, _ = self.get_field_value(field, field_name)
+            if value is not None:
+                values[name] = value
+        return values
+
+
 class Settings(BaseSettings):
     """All user-facing configuration. Environment names are the field names upper-cased."""
 
-    # Environment names are the aliases only: with populate_by_name, `HOME` would fill `home`.
-    model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True)
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     home: Path = Field(default_factory=_default_home, validation_alias="RA_HOME")
     model: str | None = Field(default=None, validation_alias="RA_MODEL")
@@ -66,7 +87,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
-        return (init_settings, env_settings, toml)
+        return (init_settings, _AliasEnvSource(settings_cls), toml)
 
     @property
     def resolved_model(self) -> str:
@@ -90,13 +111,7 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings with CLI-flag overrides (None values are ignored)."""
-    fields = Settings.model_fields
-    clean: dict[str, Any] = {}
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        if key not in fields:
-            raise TypeError(f"unknown setting {key!r}")
-        alias = fields[key].validation_alias
-        clean[alias if isinstance(alias, str) else key] = value
-    return Settings(**clean)
+    unknown = set(overrides) - set(Settings.model_fields)
+    if unknown:
+        raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
