@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from assistant.answer import Answer, Citation, SourceGiven
-from assistant.config import Settings
+from assistant.config import Settings, load_settings
 from assistant.errors import ConversationNotFound, ModelError
 from assistant.export import conversation_markdown
 from assistant.history import HistoryStore
@@ -108,20 +108,21 @@ def test_api_key_never_saved_or_exported(
         server.script(
             Reply.error(401, f"Incorrect API key provided: {KEY}", code="invalid_api_key")
         )
-        settings = seed_settings.model_copy(
-            update={"home": home, "openai_api_key": KEY, "model": "offline"}
-        )
-        settings = Settings.model_validate(settings.model_dump())  # the key as a SecretStr
+        settings = load_settings(home=home, model="offline", openai_api_key=KEY)
         bot = Assistant(settings, index=seed_index)
         first = bot.ask("Which papers study multi-turn jailbreaks?")
         cid = first.conversation_id
         bot.ask(f"Is {KEY} a key? What about X-Teaming?", conversation_id=cid)
         bot.summarize("X-Teaming", conversation_id=cid)
-        remote = settings.model_copy(update={"openai_base_url": server.base_url})
-        bot.settings = remote
-        bot.set_model("test-model")
+        remote = Assistant(
+            load_settings(
+                home=home, model="test-model", openai_api_key=KEY, openai_base_url=server.base_url
+            ),
+            index=seed_index,
+            history=bot.history,
+        )
         with pytest.raises(ModelError) as info:
-            bot.ask("And with the remote model?", conversation_id=cid)
+            remote.ask("And with the remote model?", conversation_id=cid)
         assert info.value.kind == "auth" and KEY not in info.value.display()
         assert server.requests[0].headers["authorization"] == f"Bearer {KEY}"  # it was used
     assert cid is not None
@@ -133,7 +134,7 @@ def test_api_key_never_saved_or_exported(
     assert files
     for path in files:
         assert KEY.encode() not in path.read_bytes(), path
-    assert KEY not in repr(bot.model) and KEY not in repr(settings)
+    assert KEY not in repr(remote.model) and KEY not in repr(settings)
 
 
 CHILD = textwrap.dedent(
