@@ -81,10 +81,14 @@ async def ask(pilot: Pilot[Any], text: str) -> AnswerMessage:
     assert isinstance(app, ResearchApp)
     before = len(app.chat.answers)
     await submit(pilot, text)
-    await until(pilot, lambda: len(app.chat.answers) > before and not app.running)
-    await until(
-        pilot, lambda: last_answer(app).answer is not None or "-failed" in last_answer(app).classes
-    )
+    await until(pilot, lambda: len(app.chat.answers) > before)
+
+    def finished() -> bool:
+        # `running` clears only after the answer, sources panel and notifications are shown.
+        last = last_answer(app)
+        return (last.answer is not None or "-failed" in last.classes) and not app.running
+
+    await until(pilot, finished)
     return last_answer(app)
 
 
@@ -479,7 +483,10 @@ async def test_command_palette_summarizes_a_paper(
             ),
         )
         await pilot.press("enter")
-        await until(pilot, lambda: app.chat.answers and not app.running)
+        await until(
+            pilot,
+            lambda: app.chat.answers and last_answer(app).answer is not None and not app.running,
+        )
         answer = last_answer(app).answer
         assert answer is not None and answer.kind == "summary"
         assert "WildGuard" in answer.sources[0].title
