@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/run_all.py            # scale at 10k only
     .venv/bin/python benchmarks/run_all.py --full     # also scale at 100k (precomputed vectors)
-    .venv/bin/python benchmarks/run_all.py --quick    # fewer runs, scale at 2k: a smoke run
+    .venv/bin/python benchmarks/run_all.py --quick    # smoke run: fewer runs, 2k vectors
 
 Each script prints its own tables; this prints them in order with the time each took.
 """
@@ -24,7 +24,11 @@ def plan(full: bool, quick: bool) -> list[list[str]]:
         ["retrieval_quality.py"],
         ["search_latency.py", *(["--runs", "3"] if quick else [])],
         ["ingest_speed.py", *runs],
-        ["scale.py", "--n", "2000" if quick else "10000"],
+        (
+            ["scale.py", "--n", "2000", "--write", "vectors", "--embed-sample", "100"]
+            if quick
+            else ["scale.py", "--n", "10000"]
+        ),
     ]
     if full:
         steps.append(["scale.py", "--n", "100000"])

@@ -191,8 +191,9 @@ def main(argv: list[str] | None = None) -> None:
                 "real embedding rate is the sample row."
             )
             if sample_rate:
-                hours = args.n / sample_rate / 3600
-                note(f"At that rate, embedding all {args.n:,} chunks would take {hours:.1f} h")
+                minutes = args.n / sample_rate / 60
+                span = f"{minutes / 60:.1f} h" if minutes >= 90 else f"{minutes:.0f} min"
+                note(f"At that rate, embedding all {args.n:,} chunks would take {span}")
 
         for q in queries[:5]:
             second.search(q)
