@@ -168,11 +168,23 @@ class ChunkStore:
             self.collection.upsert(
                 ids=list(ids[start:end]),
                 documents=docs,
-                embeddings=self.ef(docs),
+                embeddings=self.embed_documents(docs),
                 metadatas=list(metadatas[start:end]),
             )
             if progress:
                 progress(len(docs))
+
+    def embed_documents(self, docs: list[str]) -> list[Any]:
+        """Vectors for `docs`: shipped seed vectors where they match exactly, else the model."""
+        from retrieval.vector_cache import lookup
+
+        vectors: list[Any] = lookup(self.model_id, docs)
+        missing = [i for i, v in enumerate(vectors) if v is None]
+        if missing:
+            computed = self.ef([docs[i] for i in missing])
+            for i, vector in zip(missing, computed, strict=True):
+                vectors[i] = vector
+        return vectors
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""

@@ -74,7 +74,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         print(
             f"Indexed {report.papers} papers: {report.added} added, {report.updated} updated, "
             f"{report.removed} removed, {report.unchanged} unchanged; "
-            f"{report.chunks_written} chunks embedded in {report.seconds:.2f} s."
+            f"{report.chunks_written} chunks written in {report.seconds:.2f} s."
         )
     if not report.ok:
         skipped = report.skipped_records + len(report.file_errors)
