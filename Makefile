@@ -27,7 +27,7 @@ ingest: setup
 	$(BIN)/ra ingest
 
 test: setup
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check .
