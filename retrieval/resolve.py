@@ -29,7 +29,7 @@ def resolve_reference(ref: str, papers: list[Paper]) -> list[Paper]:
     slug = slugify(ref)
     real = [p for p in papers if not p.title_is_display]
     # A title that starts with the reference ("X-Teaming" -> "X-Teaming: Multi-Turn ...").
-    prefix = [p for p in real if p.title.lower().startswith(needle)]
+    prefix = [p for p in real if _starts_with_words(p.title.lower(), needle)]
     if len(prefix) == 1:
         return prefix
     # The part before the colon is the paper's short name: an exact match wins.
@@ -50,3 +50,10 @@ def resolve_reference(ref: str, papers: list[Paper]) -> list[Paper]:
     scored = [(len(words & set(slugify(p.title).split("-"))), p) for p in papers]
     ranked = [p for score, p in sorted(scored, key=lambda sp: -sp[0]) if score > 0]
     return ranked[:5]
+
+
+def _starts_with_words(title: str, prefix: str) -> bool:
+    """`title` starts with `prefix` ending on a word boundary ("safety" is not "SafetyAnalyst")."""
+    return title.startswith(prefix) and (
+        len(title) == len(prefix) or not title[len(prefix)].isalnum()
+    )

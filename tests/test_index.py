@@ -93,6 +93,9 @@ def test_resolve_references(seed_index: PaperIndex) -> None:
     assert [p.paper_id for p in by_arxiv] == [p.paper_id for p in by_title] == [XTEAMING]
     assert seed_index.resolve("arXiv:2504.13203v2")[0].paper_id == XTEAMING
     assert len(seed_index.resolve("jailbreak")) > 1  # ambiguous: candidates
+    # A word prefix of one title is not that title: "safety" is in many titles.
+    assert len(seed_index.resolve("safety")) > 1
+    assert seed_index.resolve("safetyanalyst")[0].arxiv_id == "2410.16665"
     assert seed_index.resolve("zzzz qqqq") == []
 
 
