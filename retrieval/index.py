@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from retrieval.chunking import chunk_paper
 from retrieval.config import RetrievalConfig
-from retrieval.models import Chunk, Paper, ParseIssue
+from retrieval.models import Chunk, Paper, ParseIssue, SearchHit
 from retrieval.resources import seed_files
 from retrieval.search import SearchState, hybrid_search
 from retrieval.store import ChunkStore
@@ -351,7 +351,7 @@ class PaperIndex:
         year_to: int | None = None,
         author: str | None = None,
         mode: SearchMode = "hybrid",
-    ) -> list[Any]:
+    ) -> list[SearchHit]:
         """Papers for `query`, best first, one hit per paper (see `retrieval.search`)."""
         return hybrid_search(
             self._search_state(),
