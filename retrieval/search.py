@@ -170,8 +170,11 @@ def make_snippet(text: str, query: str) -> str:
     """The sentence of `text` (title line dropped) sharing most terms with the query."""
     body = text.split("\n", 1)[1] if "\n" in text else text
     sentences = split_sentences(body) or [body]
-    terms = set(tokenize([query])[0])
-    best = max(sentences, key=lambda s: len(terms & set(tokenize([s])[0])))
+    # One tokenize call for the query and every sentence (each call has a fixed cost).
+    query_tokens, *sentence_tokens = tokenize([query, *sentences])
+    terms = set(query_tokens)
+    overlaps = [len(terms & set(tokens)) for tokens in sentence_tokens]
+    best = sentences[overlaps.index(max(overlaps))]
     if len(best) > SNIPPET_CHARS:
         best = best[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
     return re.sub(r"\s+", " ", best)
