@@ -10,6 +10,11 @@ Sequences are packed: the per-token layers run on the real tokens of a batch onl
 attention runs per sequence on its own tokens, so there is no padding and no attention mask
 (same result as a padded, masked batch, without the wasted work).
 
+Big inputs are cut into batches that run on a few worker threads (numpy releases the GIL),
+with numpy's OpenBLAS set to one thread meanwhile: the matrix products and the element-wise
+work (softmax, GELU, LayerNorm) both use every core, and nothing spins when the machine is
+busy. Set RA_EMBED_THREADS=1 to run batches one after another with BLAS's own threads.
+
 Importing this module is cheap: numpy, tokenizers, safetensors and chromadb are imported on
 first use. `MiniLMEmbeddingFunction` (Chroma's `EmbeddingFunction`) is built on first access.
 """
@@ -55,12 +60,8 @@ CHROMA_EF_NAME = "ra-minilm-numpy"
 _LAYER_NORM_EPS = 1e-12
 # Rows of the FFN processed at once: keeps the (rows x 1536) intermediate in cache.
 _FFN_ROWS = 256
-# Element-wise work runs on a few threads for batches of at least this many tokens;
-# RA_EMBED_THREADS=0 turns that off.
-_PARALLEL_MIN_TOKENS = 512
-_PARALLEL = os.environ.get("RA_EMBED_THREADS", "1") != "0"
 _POOL: ThreadPoolExecutor | None = None
-_POOL_SIZE = 1
+_POOL_WORKERS = 0
 # Abramowitz & Stegun 7.1.26 for erfc(z), z = |x|/sqrt(2): 0.5*erfc(z) = t*P(t)*exp(-z^2),
 # t = 1/(1 + p z). Coefficients below are pre-scaled (p/sqrt(2), 0.5*a_i). |error| <= 1.5e-7.
 _AS_P = 0.3275911 / 2**0.5
@@ -244,31 +245,6 @@ def _gelu(h: F32) -> F32:
     return h
 
 
-def _workers() -> ThreadPoolExecutor | None:
-    """A small thread pool for the element-wise work (numpy releases the GIL), if >1 CPU."""
-    global _POOL, _POOL_SIZE
-    if _POOL is None and _PARALLEL:
-        from concurrent.futures import ThreadPoolExecutor
-
-        cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-        n = min(4, len(cpus) if cpus is not None else (os.cpu_count() or 1))
-        if n > 1:
-            _POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix="minilm")
-            _POOL_SIZE = n
-    return _POOL
-
-
-def _split(spans: list[tuple[int, int]], parts: int) -> list[list[tuple[int, int]]]:
-    """Deal spans into `parts` groups of about equal attention cost (longest first)."""
-    groups: list[list[tuple[int, int]]] = [[] for _ in range(parts)]
-    load = [0] * parts
-    for span in sorted(spans, key=lambda se: se[0] - se[1]):
-        i = load.index(min(load))
-        groups[i].append(span)
-        load[i] += (span[1] - span[0]) ** 2
-    return [g for g in groups if g]
-
-
 def _attention(qkv: F32, ctx: F32, spans: Sequence[tuple[int, int]], heads: int) -> None:
     """Self-attention of each sequence over its own tokens, written into `ctx`."""
     import numpy as np
@@ -304,20 +280,11 @@ def _encode_packed(model: _Model, ids: Sequence[Sequence[int]]) -> F32:
 
     n_tok = x.shape[0]
     spans = [(int(s), int(s + n)) for s, n in zip(starts, lengths, strict=True)]
-    # BLAS already uses every core for the matrix products; the element-wise work (softmax,
-    # GELU) is spread over a few Python threads when the batch is big enough to pay for it.
-    pool = _workers() if n_tok >= _PARALLEL_MIN_TOKENS else None
-    parts = _POOL_SIZE if pool else 1
-    groups = _split(spans, parts) if pool else [spans]
     ctx = np.empty_like(x)
     for layer in model.layers:
         qkv = x @ layer.w_qkv
         qkv += layer.b_qkv
-        if pool and len(groups) > 1:
-            m = len(groups)
-            list(pool.map(_attention, [qkv] * m, [ctx] * m, groups, [model.heads] * m))
-        else:
-            _attention(qkv, ctx, spans, model.heads)
+        _attention(qkv, ctx, spans, model.heads)
         attn = ctx @ layer.w_out
         attn += layer.b_out
         attn += x
@@ -327,11 +294,7 @@ def _encode_packed(model: _Model, ids: Sequence[Sequence[int]]) -> F32:
             xr = x[r : r + _FFN_ROWS]
             up = xr @ layer.w_up
             up += layer.b_up
-            if pool and len(up) >= 2 * parts:
-                list(pool.map(_gelu, np.array_split(up, parts)))
-            else:
-                _gelu(up)
-            down = up @ layer.w_down
+            down = _gelu(up) @ layer.w_down
             down += layer.b_down
             down += xr
             out[r : r + _FFN_ROWS] = down
@@ -344,6 +307,100 @@ def _encode_packed(model: _Model, ids: Sequence[Sequence[int]]) -> F32:
     return pooled
 
 
+def _worker_count() -> int:
+    """Worker threads for big inputs: RA_EMBED_THREADS, else the usable CPUs (at most 4)."""
+    raw = os.environ.get("RA_EMBED_THREADS", "").strip()
+    if raw.isdigit():
+        return max(1, int(raw))
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return max(1, min(4, len(cpus) if cpus is not None else (os.cpu_count() or 1)))
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """The process-wide worker pool (grown if more workers are asked for)."""
+    global _POOL, _POOL_WORKERS
+    if _POOL is None or workers > _POOL_WORKERS:
+        from concurrent.futures import ThreadPoolExecutor
+
+        if _POOL is not None:
+            _POOL.shutdown(wait=False)
+        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="minilm")
+        _POOL_WORKERS = workers
+    return _POOL
+
+
+class _OpenBlasThreads:
+    """Run numpy's bundled OpenBLAS single-threaded inside `with`, restoring it afterwards.
+
+    Found with ctypes in numpy's wheel libraries; `available` is False when numpy uses another
+    BLAS (then nothing changes). Nested and concurrent uses are counted.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = 0
+        self._set: Any = None
+        self._get: Any = None
+        self._looked = False
+
+    @property
+    def available(self) -> bool:
+        """Whether numpy's OpenBLAS thread count can be controlled."""
+        with self._lock:
+            if not self._looked:
+                self._looked = True
+                self._find()
+        return self._set is not None
+
+    def _find(self) -> None:
+        import ctypes
+
+        import numpy
+
+        root = Path(numpy.__file__).resolve().parent
+        paths = sorted((root.parent / "numpy.libs").glob("*openblas*"))
+        paths += sorted((root / ".dylibs").glob("*openblas*"))
+        names = [
+            (f"{p}_set_num_threads{s}", f"{p}_get_num_threads{s}")
+            for p in ("scipy_openblas", "openblas")
+            for s in ("64_", "")
+        ]
+        for path in paths:
+            try:
+                lib = ctypes.CDLL(str(path))
+            except OSError:
+                continue
+            for set_name, get_name in names:
+                set_fn = getattr(lib, set_name, None)
+                get_fn = getattr(lib, get_name, None)
+                if set_fn is not None and get_fn is not None:
+                    set_fn.argtypes, set_fn.restype = [ctypes.c_int], None
+                    get_fn.argtypes, get_fn.restype = [], ctypes.c_int
+                    self._set, self._get = set_fn, get_fn
+                    return
+
+    def __enter__(self) -> None:
+        if not self.available:
+            return
+        with self._lock:
+            if self._users == 0:
+                self._saved = int(self._get())
+                self._set(1)
+            self._users += 1
+
+    def __exit__(self, *exc: object) -> None:
+        if self._set is None:
+            return
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                self._set(self._saved)
+
+
+_SINGLE_THREADED_BLAS = _OpenBlasThreads()
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 sentence embeddings (384-d, unit norm) computed with numpy.
 
@@ -351,7 +408,7 @@ class MiniLMEmbedder:
     """
 
     def __init__(
-        self, model_dir: Path | None = None, batch_size: int = 32, max_batch_tokens: int = 4096
+        self, model_dir: Path | None = None, batch_size: int = 32, max_batch_tokens: int = 1024
     ) -> None:
         self._model_dir = model_dir
         self.batch_size = max(1, batch_size)
@@ -386,20 +443,37 @@ class MiniLMEmbedder:
             return out
         model = _load_model(self.model_dir)
         ids = self.tokenize(texts)
-        # Longest first: batches of similar lengths, and the biggest batches early.
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        workers = _worker_count()
+        batches = self._batches([len(s) for s in ids], workers)
+
+        def run(batch: list[int]) -> None:
+            out[batch] = _encode_packed(model, [ids[j] for j in batch])
+
+        if len(batches) > 1 and workers > 1 and _SINGLE_THREADED_BLAS.available:
+            with _SINGLE_THREADED_BLAS:
+                list(_pool(workers).map(run, batches))
+        else:
+            for batch in batches:
+                run(batch)
+        return out
+
+    def _batches(self, lengths: list[int], workers: int) -> list[list[int]]:
+        """Indices grouped into batches, longest texts first, within the size and token caps.
+
+        The token cap shrinks so that a big-enough input makes at least one batch per worker.
+        """
+        budget = min(self.max_batch_tokens, max(MAX_SEQ_LENGTH, -(-sum(lengths) // workers)))
+        batches: list[list[int]] = []
         batch: list[int] = []
         tokens = 0
-        for i in order:
-            if batch and (
-                len(batch) >= self.batch_size or tokens + len(ids[i]) > self.max_batch_tokens
-            ):
-                out[batch] = _encode_packed(model, [ids[j] for j in batch])
+        for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+            if batch and (len(batch) >= self.batch_size or tokens + lengths[i] > budget):
+                batches.append(batch)
                 batch, tokens = [], 0
             batch.append(i)
-            tokens += len(ids[i])
-        out[batch] = _encode_packed(model, [ids[j] for j in batch])
-        return out
+            tokens += lengths[i]
+        batches.append(batch)
+        return batches
 
 
 _DEFAULT_EMBEDDER: MiniLMEmbedder | None = None

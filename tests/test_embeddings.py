@@ -88,6 +88,22 @@ def test_batching_does_not_change_a_vector(embedder: MiniLMEmbedder) -> None:
     assert min(cosine(a, b) for a, b in zip(vectors, singles, strict=True)) > 0.9999
 
 
+def test_worker_threads_give_the_same_vectors(
+    embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retrieval.embeddings import _SINGLE_THREADED_BLAS
+
+    texts = [f"{t} (variant {i})" for i in range(6) for t in REF_TEXTS]
+    monkeypatch.setenv("RA_EMBED_THREADS", "1")
+    serial = embedder.embed(texts)
+    monkeypatch.setenv("RA_EMBED_THREADS", "3")
+    before = _SINGLE_THREADED_BLAS._get() if _SINGLE_THREADED_BLAS.available else None
+    threaded = embedder.embed(texts)
+    assert np.abs(serial - threaded).max() < 1e-5
+    if before is not None:  # numpy's OpenBLAS thread count is restored
+        assert _SINGLE_THREADED_BLAS._get() == before
+
+
 def test_truncates_at_256_word_pieces(embedder: MiniLMEmbedder) -> None:
     long = REF_TEXTS[-1]
     assert len(embedder.tokenize([long])[0]) == 256
