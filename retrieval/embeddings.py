@@ -26,12 +26,13 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
     import numpy as np
+    from chromadb.api.types import Embeddable, EmbeddingFunction
     from numpy.typing import NDArray
     from tokenizers import Tokenizer
 
@@ -537,7 +538,7 @@ def _minilm_ef_class() -> type[Any]:
         def validate_config_update(
             self, old_config: dict[str, Any], new_config: dict[str, Any]
         ) -> None:
-            if new_config.get("model_name", MODEL_NAME) != old_config.get("model_name"):
+            if new_config.get("model_name", MODEL_NAME) != old_config.get("model_name", MODEL_NAME):
                 raise ValueError("the embedding model of a collection cannot be changed")
 
     MiniLMEmbeddingFunction.__module__ = __name__
@@ -554,7 +555,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def embedding_function(config: RetrievalConfig) -> Any:
+def embedding_function(config: RetrievalConfig) -> EmbeddingFunction[Embeddable]:
     """The Chroma `EmbeddingFunction` selected by `config.embedding`.
 
     "minilm": the offline numpy MiniLM; "chroma-default": Chroma's DefaultEmbeddingFunction
@@ -562,22 +563,23 @@ def embedding_function(config: RetrievalConfig) -> Any:
     `config.openai_embedding_model`, the key from OPENAI_API_KEY (and OPENAI_BASE_URL if set).
     """
     if config.embedding == "minilm":
-        return _minilm_ef_class()()
+        return cast("EmbeddingFunction[Embeddable]", _minilm_ef_class()())
     if config.embedding == "chroma-default":
         from chromadb.utils.embedding_functions import DefaultEmbeddingFunction
 
-        return DefaultEmbeddingFunction()
+        return cast("EmbeddingFunction[Embeddable]", DefaultEmbeddingFunction())
     if config.embedding == "openai":
         from chromadb.utils.embedding_functions import OpenAIEmbeddingFunction
 
         try:
-            return OpenAIEmbeddingFunction(
+            ef = OpenAIEmbeddingFunction(
                 model_name=config.openai_embedding_model, api_key_env_var="OPENAI_API_KEY"
             )
-        except ValueError as exc:
+        except ValueError as exc:  # missing key (or openai package)
             raise EmbeddingModelError(
-                f"the OpenAI embedding function needs OPENAI_API_KEY: {exc}"
+                f"cannot use OpenAI embeddings (RA_EMBEDDING=openai): {exc}"
             ) from exc
+        return cast("EmbeddingFunction[Embeddable]", ef)
     raise EmbeddingModelError(f"unknown embedding {config.embedding!r}")
 
 
