@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from assistant import prompts
 from assistant.answer import SourceGiven
 from assistant.chat.base import ChatMessage
 from assistant.errors import BudgetError
@@ -106,6 +107,18 @@ class SourceCandidate:
 
 # render_source(number, candidate, text) -> the source block as it appears in the prompt.
 SourceRenderer = Callable[[int, SourceCandidate, str], str]
+
+
+def render_candidate(number: int, candidate: SourceCandidate, text: str) -> str:
+    """The prompt's source block for `candidate` (the standard `SourceRenderer`)."""
+    return prompts.render_source(
+        number,
+        title=candidate.title,
+        authors=candidate.authors,
+        year=candidate.year,
+        arxiv_id=candidate.arxiv_id,
+        text=text,
+    )
 
 
 def pack_sources(

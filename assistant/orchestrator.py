@@ -23,6 +23,7 @@ from assistant.budget import (
     answer_budget,
     build_prompt,
     message_tokens,
+    render_candidate,
 )
 from assistant.chat.base import ChatMessage, ChatModel, Finish, TextDelta, complete
 from assistant.chat.registry import make_chat_model
@@ -438,7 +439,7 @@ class Assistant:
             render_task=render_task,
             question=question,
             candidates=candidates,
-            render_source=_render_source,
+            render_source=render_candidate,
             history=history or [],
             context_window=model.context_window,
             answer_tokens=self._answer_tokens(model),
@@ -537,17 +538,6 @@ def _candidate(paper: Paper | None, hit: SearchHit | None, score: float | None) 
         year=hit.year,
         authors=list(hit.authors),
         score=score,
-    )
-
-
-def _render_source(number: int, candidate: SourceCandidate, text: str) -> str:
-    return prompts.render_source(
-        number,
-        title=candidate.title,
-        authors=candidate.authors,
-        year=candidate.year,
-        arxiv_id=candidate.arxiv_id,
-        text=text,
     )
 
 

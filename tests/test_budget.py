@@ -15,6 +15,7 @@ from assistant.budget import (
     context_window_for,
     message_tokens,
     pack_sources,
+    render_candidate,
     trim_history,
 )
 from assistant.chat.base import complete
@@ -28,17 +29,6 @@ LONG = " ".join(
     f"Sentence {i} says that multi-turn jailbreak attacks on language models matter."
     for i in range(60)
 )
-
-
-def render(number: int, candidate: SourceCandidate, text: str) -> str:
-    return prompts.render_source(
-        number,
-        title=candidate.title,
-        authors=candidate.authors,
-        year=candidate.year,
-        arxiv_id=candidate.arxiv_id,
-        text=text,
-    )
 
 
 def candidates(n: int = 5, text: str = LONG) -> list[SourceCandidate]:
@@ -56,7 +46,7 @@ def build(
         render_task=lambda block: prompts.render("answer", sources=block, question=question),
         question=question,
         candidates=kw.pop("cands", candidates()),
-        render_source=render,
+        render_source=render_candidate,
         context_window=window,
         answer_tokens=answer_tokens,
         **kw,
@@ -103,8 +93,8 @@ def test_prompt_fits_and_answer_still_cites(window: int) -> None:
 
 def test_sources_packed_best_first_last_one_truncated() -> None:
     cands = candidates(4)
-    one = count_tokens(render(1, cands[0], cands[0].text)) + 2
-    given, blocks = pack_sources(cands, int(one * 2.5), render)
+    one = count_tokens(render_candidate(1, cands[0], cands[0].text)) + 2
+    given, blocks = pack_sources(cands, int(one * 2.5), render_candidate)
     assert [s.paper_id for s in given] == ["p1", "p2", "p3"]
     assert given[0].text == LONG and given[1].text == LONG
     assert given[2].text.endswith("…") and len(given[2].text) < len(LONG)
@@ -113,8 +103,8 @@ def test_sources_packed_best_first_last_one_truncated() -> None:
 
 def test_a_source_too_small_to_be_useful_is_dropped() -> None:
     cands = candidates(2)
-    one = count_tokens(render(1, cands[0], cands[0].text)) + 2
-    given, _ = pack_sources(cands, one + 20, render)
+    one = count_tokens(render_candidate(1, cands[0], cands[0].text)) + 2
+    given, _ = pack_sources(cands, one + 20, render_candidate)
     assert [s.paper_id for s in given] == ["p1"]
 
 
