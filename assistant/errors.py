@@ -1,7 +1,9 @@
-"""Errors a user can act on: each carries a one-line `message` and an optional `hint`.
+"""The assistant layer's one error root: each carries a one-line `message`, a `kind` and
+an optional `hint`.
 
-The CLI prints `error: <message>` (and the hint) on stderr; the TUI shows both as a
-notification. Messages never contain secrets such as the API key.
+The shells catch `AssistantError` (and the retrieval layer's `RetrievalError`) once: the
+CLI prints `ra: error: <message> (<hint>)` on stderr, the TUI shows a notice. Messages never
+contain secrets such as the API key.
 """
 
 from __future__ import annotations
@@ -25,13 +27,28 @@ ModelErrorKind = Literal[
 ]
 
 
-class AssistantError(Exception):
-    """Base class: a clear, one-line message and an optional hint on how to fix it."""
+AssistantErrorKind = Literal[
+    "usage",  # a bad argument (empty question, unknown option value, ...)
+    "config",  # a setting is invalid (names the setting and its source)
+    "not_found",  # a paper or conversation the user named does not exist
+    "budget",  # the prompt cannot fit the model's window
+    "model",  # the chat model failed (see ModelError.kind for how)
+    "index",  # the paper index failed (a RetrievalError underneath)
+    "io",  # a file the user named cannot be read or written
+]
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+
+class AssistantError(Exception):
+    """Root of the assistant layer's errors: a one-line message, a kind and a hint."""
+
+    kind: str = "usage"
+
+    def __init__(self, message: str, hint: str | None = None, *, kind: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        if kind is not None:
+            self.kind = kind
 
     def __str__(self) -> str:
         return self.message
@@ -52,9 +69,13 @@ class ModelError(AssistantError):
 class BudgetError(AssistantError):
     """The prompt cannot fit the model's context window (e.g. the question alone is too long)."""
 
+    kind = "budget"
+
 
 class PaperNotFound(AssistantError):
     """A paper reference matched no paper, or several: `candidates` are the "did you mean"."""
+
+    kind = "not_found"
 
     def __init__(self, ref: str, candidates: list[Paper], *, ambiguous: bool = False) -> None:
         self.ref = ref
@@ -73,6 +94,8 @@ class PaperNotFound(AssistantError):
 
 class ConversationNotFound(AssistantError):
     """No saved conversation has this id."""
+
+    kind = "not_found"
 
     def __init__(self, conversation_id: str) -> None:
         super().__init__(f"no conversation {conversation_id!r}", "list them with `ra history`")

@@ -31,6 +31,7 @@ from assistant.citations import check_citations, strip_markers, unsupported_cita
 from assistant.config import Settings
 from assistant.errors import AssistantError, ModelError, PaperNotFound
 from assistant.history import Conversation, ConversationInfo, HistoryStore
+from retrieval.errors import RetrievalError
 from retrieval.tokens import count_tokens, truncate_tokens
 
 if TYPE_CHECKING:
@@ -189,12 +190,8 @@ class Assistant:
         """Retrieval-layer failures (store, embeddings) as one-line AssistantErrors."""
         try:
             yield
-        except AssistantError:
-            raise
-        except RuntimeError as exc:
-            if not type(exc).__module__.startswith("retrieval"):
-                raise
-            raise AssistantError(f"the paper index failed: {exc}") from exc
+        except RetrievalError as exc:
+            raise AssistantError(exc.message, exc.hint, kind="index") from exc
 
     # ------------------------------------------------------------ conversations
 

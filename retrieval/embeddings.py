@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
+from retrieval.errors import RetrievalError, RetrievalErrorKind
+
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -69,8 +71,10 @@ _AS_P = 0.3275911 / 2**0.5
 _AS_A = tuple(0.5 * a for a in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429))
 
 
-class EmbeddingModelError(RuntimeError):
+class EmbeddingModelError(RetrievalError):
     """The embedding model cannot be found or loaded; the message says how to fix it."""
+
+    kind: RetrievalErrorKind = "embedding"
 
 
 def minilm_model_dir() -> Path:

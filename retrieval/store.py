@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 from retrieval.config import RetrievalConfig
 from retrieval.embeddings import embedding_function, embedding_model_id
+from retrieval.errors import RetrievalError, RetrievalErrorKind
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -18,12 +19,16 @@ PAGE = 2000
 BATCH = 64
 
 
-class StoreError(RuntimeError):
+class StoreError(RetrievalError):
     """The store cannot be opened or used; the message says what to do."""
+
+    kind: RetrievalErrorKind = "store"
 
 
 class EmbeddingMismatchError(StoreError):
     """The collection was built with another embedding model."""
+
+    kind: RetrievalErrorKind = "mismatch"
 
 
 def _client(config: RetrievalConfig) -> ClientAPI:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from retrieval.errors import RetrievalError, RetrievalErrorKind
 from retrieval.models import ParseIssue
 
 
-class SourceFileError(ValueError):
+class SourceFileError(RetrievalError):
     """A whole input file cannot be parsed (missing, unreadable, binary, empty, unknown)."""
+
+    kind: RetrievalErrorKind = "source"
 
     def __init__(self, path: Path | str, reason: str) -> None:
         self.path = str(path)
