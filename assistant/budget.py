@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from assistant import prompts
 from assistant.answer import SourceGiven
-from assistant.chat.base import ChatMessage
 from assistant.errors import BudgetError
+from assistant.messages import ChatMessage
 from retrieval.tokens import count_tokens, truncate_tokens
 
 DEFAULT_CONTEXT_WINDOW = 8192

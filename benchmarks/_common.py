@@ -78,7 +78,7 @@ def ra_command() -> list[str]:
     script = Path(sys.executable).parent / "ra"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "assistant.cli"]
+    return [sys.executable, "-m", "shells.cli"]
 
 
 # ----- timing ------------------------------------------------------------------------------

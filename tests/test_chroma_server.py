@@ -64,7 +64,7 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
 
 def _ra(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
+        [sys.executable, "-m", "shells.cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -25,7 +25,7 @@ def home(seed_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def ra(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
+        [sys.executable, "-m", "shells.cli", *args],
         cwd=REPO,
         env=clean_env(home, **env),
         capture_output=True,

@@ -12,7 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-RA = [sys.executable, "-m", "assistant.cli"]
+RA = [sys.executable, "-m", "shells.cli"]
 
 
 def _env(home: Path) -> dict[str, str]:

@@ -16,15 +16,15 @@ from textual.widgets import DataTable, Markdown
 from assistant.config import Settings
 from assistant.history import HistoryStore
 from assistant.orchestrator import Assistant
-from assistant.tui import actions
-from assistant.tui.app import ResearchApp
-from assistant.tui.chat import AnswerMessage, CitationLine, NoticeMessage, UserMessage
-from assistant.tui.citations import MarkerStream, cite_number, linkify
-from assistant.tui.help import HelpScreen
-from assistant.tui.history import HistoryScreen
-from assistant.tui.slash import CompletionSource, SlashError, complete, parse
-from assistant.tui.sources import SourceItem
-from assistant.tui.theme import DARK, LIGHT, background_is_light, choose_theme
+from shells.tui import actions
+from shells.tui.app import ResearchApp
+from shells.tui.chat import AnswerMessage, CitationLine, NoticeMessage, UserMessage
+from shells.tui.citations import MarkerStream, cite_number, linkify
+from shells.tui.help import HelpScreen
+from shells.tui.history import HistoryScreen
+from shells.tui.slash import CompletionSource, SlashError, complete, parse
+from shells.tui.sources import SourceItem
+from shells.tui.theme import DARK, LIGHT, background_is_light, choose_theme
 
 QUESTION = "What is X-Teaming?"
 pytestmark = pytest.mark.anyio

@@ -5,20 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
-
-from pydantic import BaseModel
+from typing import Protocol, runtime_checkable
 
 from assistant.answer import Usage
+from assistant.messages import ChatMessage, Role
 
-Role = Literal["system", "user", "assistant"]
-
-
-class ChatMessage(BaseModel):
-    """One chat message as sent to the model."""
-
-    role: Role
-    content: str
+__all__ = ["ChatMessage", "ChatModel", "Finish", "Role", "StreamEvent", "TextDelta", "complete"]
 
 
 @dataclass(frozen=True)

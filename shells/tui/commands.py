@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.errors import AssistantError
-from assistant.tui import actions
+from shells.tui import actions
 
 if TYPE_CHECKING:
-    from assistant.tui.app import ResearchApp
+    from shells.tui.app import ResearchApp
 
 
 def papers(app: ResearchApp, needle: str) -> None:

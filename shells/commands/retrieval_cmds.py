@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from assistant.commands.common import fail, print_json, settings_from_args
+from shells.commands.common import fail, print_json, settings_from_args
 
 EXIT_SKIPPED = 2  # ingest finished but some records or files were skipped
 

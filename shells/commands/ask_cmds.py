@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.commands.common import fail, print_json, settings_from_args
+from shells.commands.common import fail, print_json, settings_from_args
 from assistant.errors import AssistantError
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from textual.binding import Binding, BindingType
 from textual.suggester import Suggester
 from textual.widgets import Input
 
-from assistant.tui.slash import CompletionSource, complete
+from shells.tui.slash import CompletionSource, complete
 
 PLACEHOLDER = "Ask about the papers…  (/ for commands, Tab completes)"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from assistant.commands.common import fail, settings_from_args
+from shells.commands.common import fail, settings_from_args
 
 
 def run_chat(args: argparse.Namespace) -> int:
@@ -13,7 +13,7 @@ def run_chat(args: argparse.Namespace) -> int:
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         return fail("`ra chat` needs a terminal; use `ra ask` in scripts")
     settings = settings_from_args(args)
-    from assistant.tui.app import ResearchApp
+    from shells.tui.app import ResearchApp
 
     ResearchApp(settings).run()
     return 0

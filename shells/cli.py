@@ -1,4 +1,4 @@
-"""`ra`: the command line. Thin: parses flags and hands off to `assistant.commands.*`.
+"""`ra`: the command line. Thin: parses flags and hands off to `shells.commands.*`.
 
 Only argparse is imported here so that `ra --help` stays fast; each command imports
 what it needs when it runs.
@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     module_name, func_name = args.handler.split(":")
-    module = importlib.import_module(f"assistant.commands.{module_name}")
+    module = importlib.import_module(f"shells.commands.{module_name}")
     try:
         code: int = getattr(module, func_name)(args)
     except KeyboardInterrupt:

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.commands.common import fail, print_json, settings_from_args
+from shells.commands.common import fail, print_json, settings_from_args
 
 if TYPE_CHECKING:
     from assistant.config import Settings

@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-from assistant.tui.slash import help_markdown
+from shells.tui.slash import help_markdown
 
 KEYS = """\
 - `Enter`: send the question or command

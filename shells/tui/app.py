@@ -22,16 +22,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from assistant.errors import AssistantError
-from assistant.tui import actions, commands
-from assistant.tui.chat import AnswerMessage, ChatLog
-from assistant.tui.help import HelpScreen
-from assistant.tui.history import HistoryScreen
-from assistant.tui.palette import PaperCommands
-from assistant.tui.prompt import PromptInput
-from assistant.tui.slash import CompletionSource, SlashCommand, SlashError, is_command, parse
-from assistant.tui.sources import SourcesPanel
-from assistant.tui.status import StatusBar
-from assistant.tui.theme import DARK, choose_theme
+from shells.tui import actions, commands
+from shells.tui.chat import AnswerMessage, ChatLog
+from shells.tui.help import HelpScreen
+from shells.tui.history import HistoryScreen
+from shells.tui.palette import PaperCommands
+from shells.tui.prompt import PromptInput
+from shells.tui.slash import CompletionSource, SlashCommand, SlashError, is_command, parse
+from shells.tui.sources import SourcesPanel
+from shells.tui.status import StatusBar
+from shells.tui.theme import DARK, choose_theme
 
 if TYPE_CHECKING:
     from assistant.answer import Answer

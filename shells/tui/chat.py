@@ -12,7 +12,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Label, Markdown, Static
 
-from assistant.tui.citations import MarkerStream, cite_number, linkify
+from shells.tui.citations import MarkerStream, cite_number, linkify
 
 if TYPE_CHECKING:
     from textual.widgets.markdown import MarkdownStream

@@ -1,1 +1,0 @@
-"""The Textual chat UI behind `ra chat` (import `assistant.tui.app` to run it)."""
