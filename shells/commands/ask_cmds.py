@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shells.commands.common import fail, print_json, settings_from_args
 from assistant.errors import AssistantError
+from shells.commands.common import fail, print_json, settings_from_args
 
 if TYPE_CHECKING:
     from assistant.answer import Answer
