@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,9 @@ from assistant.turn import Clock, DeltaCallback, stream_answer
 from retrieval.errors import RetrievalError
 
 if TYPE_CHECKING:
-    from retrieval.index import IngestReport, PaperIndex, Progress
+    from pathlib import Path
+
+    from retrieval.index import IngestReport, PaperIndex, Progress, SearchMode
     from retrieval.models import Paper, SearchHit
 
 _ABSTAIN = re.compile(
@@ -103,14 +105,38 @@ class Assistant:
         with self._lock:
             self._model = model
 
-    # ------------------------------------------------------------ index passthroughs
+    # ------------------------------------------------------------ the paper index
 
-    def ensure_index(self, progress: Progress | None = None) -> IngestReport | None:
-        """Index the shipped seeds when the index is empty; returns the report if it did."""
+    def ensure_index(
+        self, progress: Progress | None = None, notice: Callable[[str], None] | None = None
+    ) -> IngestReport | None:
+        """Index the shipped seeds when the index is empty; returns the report if it did.
+
+        `notice` hears one line first ("the index is empty; indexing ..."), so a shell can
+        say why the first command takes a moment.
+        """
         with self._index_errors():
             if self.index.count() > 0:
                 return None
+            if notice is not None:
+                notice("the index is empty; indexing the shipped seed papers…")
             return self.index.ingest(progress=progress)
+
+    def ingest(
+        self,
+        paths: Sequence[Path] | None = None,
+        *,
+        progress: Progress | None = None,
+        reindex: bool = False,
+    ) -> IngestReport:
+        """Index files or folders (default: the shipped seeds); see `PaperIndex.ingest`."""
+        missing = [str(p) for p in paths or [] if not p.exists()]
+        if missing:
+            raise AssistantError(f"no such file or folder: {', '.join(missing)}", kind="io")
+        with self._index_errors():
+            return self.index.ingest(
+                list(paths) if paths else None, progress=progress, reindex=reindex
+            )
 
     def search(
         self,
@@ -120,19 +146,21 @@ class Assistant:
         year_from: int | None = None,
         year_to: int | None = None,
         author: str | None = None,
-        mode: str = "hybrid",
+        mode: SearchMode = "hybrid",
     ) -> list[SearchHit]:
-        """Papers for `query`, best first, one hit per paper."""
+        """Papers for `query`, best first, one hit per paper.
+
+        Raises a usage `AssistantError` for an empty query, k < 1 or a reversed year range.
+        """
+        query = _clean(query, "query")
+        if k < 1:
+            raise AssistantError(f"k must be at least 1 (got {k})")
+        if year_from is not None and year_to is not None and year_from > year_to:
+            raise AssistantError(f"the year range {year_from}..{year_to} is reversed")
         with self._index_errors():
-            hits: list[SearchHit] = self.index.search(
-                query,
-                k,
-                year_from=year_from,
-                year_to=year_to,
-                author=author,
-                mode=mode,  # type: ignore[arg-type]
+            return self.index.search(
+                query, k, year_from=year_from, year_to=year_to, author=author, mode=mode
             )
-        return hits
 
     def papers(self) -> list[Paper]:
         """Every paper in the index."""
