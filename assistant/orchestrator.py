@@ -208,13 +208,14 @@ class Assistant:
         on_delta: DeltaCallback | None = None,
         cancel: threading.Event | None = None,
         k: int | None = None,
+        save: bool = True,
     ) -> Answer:
         """A grounded, cited answer to `question` (a follow-up if `conversation_id` is given)."""
         question = _clean(question, "question")
         model = self.model
 
         def prepare(clock: Clock, conversation: str) -> tuple[BuiltPrompt, str | None, Usage]:
-            prior = prior_turns(self.history, conversation)
+            prior = prior_turns(self.history, conversation) if conversation else []
             standalone, usage = question, Usage()
             if prior:
                 with clock.stage("condense"):
@@ -232,7 +233,7 @@ class Assistant:
                 )
             return built, standalone if standalone != question else None, usage
 
-        return self._turn("answer", question, conversation_id, prepare, on_delta, cancel)
+        return self._turn("answer", question, conversation_id, prepare, on_delta, cancel, save=save)
 
     def summarize(
         self,
@@ -242,6 +243,7 @@ class Assistant:
         on_delta: DeltaCallback | None = None,
         cancel: threading.Event | None = None,
         k: int | None = None,
+        save: bool = True,
     ) -> Answer:
         """A cited summary of one paper (paper id, arXiv id or title fragment).
 
@@ -266,7 +268,7 @@ class Assistant:
                 )
             return built, None, Usage()
 
-        return self._turn("summary", ref, conversation_id, prepare, on_delta, cancel)
+        return self._turn("summary", ref, conversation_id, prepare, on_delta, cancel, save=save)
 
     def summarize_topic(
         self,
@@ -276,6 +278,7 @@ class Assistant:
         on_delta: DeltaCallback | None = None,
         cancel: threading.Event | None = None,
         k: int | None = None,
+        save: bool = True,
     ) -> Answer:
         """A cited overview of what several papers say about `topic`."""
         topic = _clean(topic, "topic")
@@ -294,7 +297,9 @@ class Assistant:
                 )
             return built, None, Usage()
 
-        return self._turn("topic_summary", topic, conversation_id, prepare, on_delta, cancel)
+        return self._turn(
+            "topic_summary", topic, conversation_id, prepare, on_delta, cancel, save=save
+        )
 
     # ------------------------------------------------------------ turn machinery
 
@@ -306,13 +311,19 @@ class Assistant:
         prepare: Callable[[Clock, str], tuple[BuiltPrompt, str | None, Usage]],
         on_delta: DeltaCallback | None,
         cancel: threading.Event | None,
+        *,
+        save: bool = True,
     ) -> Answer:
-        """Run one turn: save the question, prepare the prompt, stream, check, save."""
+        """Run one turn: save the question, prepare the prompt, stream, check, save.
+
+        With `save=False` nothing is written (a one-shot answer; a follow-up still reads
+        the conversation it continues).
+        """
         clock = Clock()
         model = self.model
         history = self.history
-        conversation = conversation_id or history.new_conversation()
-        turn_id = history.start_turn(conversation, kind, question, model.name)
+        conversation = conversation_id or (history.new_conversation() if save else "")
+        turn_id = history.start_turn(conversation, kind, question, model.name) if save else 0
         try:
             built, standalone, condense_usage = prepare(clock, conversation)
             text, finish = stream_answer(
@@ -342,17 +353,20 @@ class Assistant:
                 finish_reason=finish.finish_reason,
                 incomplete=finish.incomplete,
                 abstained=not check.citations and bool(_ABSTAIN.search(text)),
-                conversation_id=conversation,
-                turn_id=turn_id,
+                conversation_id=conversation or None,
+                turn_id=turn_id if save else None,
                 error=finish.error,
             )
         except AssistantError as exc:
-            history.fail_turn(turn_id, exc.message)
+            if save:
+                history.fail_turn(turn_id, exc.message)
             raise
         except BaseException as exc:
-            history.fail_turn(turn_id, f"interrupted: {type(exc).__name__}")
+            if save:
+                history.fail_turn(turn_id, f"interrupted: {type(exc).__name__}")
             raise
-        history.finish_turn(turn_id, answer)
+        if save:
+            history.finish_turn(turn_id, answer)
         return answer
 
     def _answer_tokens(self, model: ChatModel) -> int:
@@ -384,6 +398,47 @@ class Assistant:
         with self._index_errors():
             hits = self.index.search(query, k)
             return [candidate(self.index.get(h.paper_id), h, h.score) for h in hits]
+
+    # ------------------------------------------------------------ for long-lived shells (TUI)
+
+    def index_revision(self) -> str:
+        """A cheap token that changes whenever another process re-ingests the index."""
+        with self._index_errors():
+            return self.index.change_token()
+
+    def reload(self) -> None:
+        """Reopen the index (after a re-index elsewhere: the old collection may be gone)."""
+        from retrieval.index import PaperIndex
+
+        with self._lock:
+            config = self._index.config if self._index is not None else self.settings.retrieval()
+            self._index = PaperIndex(config)
+
+    def list_models(self) -> list[str]:
+        """`offline` and the endpoint's models (`/v1/models`); raises ModelError if unreachable."""
+        from assistant.chat.listing import endpoint_models
+
+        return ["offline", *endpoint_models(self.settings)]
+
+    def rename_conversation(self, conversation_id: str, title: str) -> None:
+        """Give a conversation a new title."""
+        self.history.rename_conversation(conversation_id, title)
+
+    def trash_conversation(self, conversation_id: str) -> None:
+        """Hide a conversation (undo with `restore_conversation`)."""
+        self.history.trash_conversation(conversation_id)
+
+    def restore_conversation(self, conversation_id: str) -> None:
+        """Bring a trashed conversation back."""
+        self.history.restore_conversation(conversation_id)
+
+    def mark_viewed(self, conversation_id: str) -> None:
+        """Remember the conversation on screen (reopened on the next start)."""
+        self.history.mark_viewed(conversation_id)
+
+    def last_viewed(self) -> str | None:
+        """The conversation to reopen on start."""
+        return self.history.last_viewed()
 
 
 def _clean(text: str, what: str) -> str:

@@ -98,6 +98,8 @@ def run_ask(args: argparse.Namespace) -> int:
             conversation_id=args.conversation,
             k=args.k,
             on_delta=None if args.json else _write,
+            # One-shots stay out of history unless asked for (or continuing a conversation).
+            save=args.save or bool(args.conversation),
         )
     except AssistantError as exc:
         return fail(exc.display())
@@ -110,7 +112,7 @@ def run_summarize(args: argparse.Namespace) -> int:
     try:
         assistant = _open(args)
         summarize = assistant.summarize_topic if args.topic else assistant.summarize
-        answer = summarize(args.paper, on_delta=None if args.json else _write)
+        answer = summarize(args.paper, on_delta=None if args.json else _write, save=args.save)
     except AssistantError as exc:
         return fail(exc.display())
     return _finish(answer, args.json)
