@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from assistant import prompts
@@ -29,17 +28,15 @@ from assistant.chat.registry import make_chat_model
 from assistant.citations import check_citations, unsupported_citations
 from assistant.condense import condense, prior_turns
 from assistant.config import Settings
-from assistant.errors import AssistantError, PaperNotFound
-from assistant.history import Conversation, ConversationInfo, HistoryStore
+from assistant.conversations import ConversationsAPI
+from assistant.errors import AssistantError, require_text
+from assistant.history import HistoryStore
+from assistant.library import LibraryAPI
 from assistant.sources import candidate
 from assistant.turn import Clock, DeltaCallback, stream_answer
-from retrieval.errors import RetrievalError
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from retrieval.index import IngestReport, PaperIndex, Progress, SearchMode
-    from retrieval.models import Paper, SearchHit
+    from retrieval.index import PaperIndex
 
 _ABSTAIN = re.compile(
     r"\b(do(es)? not|don't|doesn't)\s+(cover|address|discuss|answer|mention)\b|\bnot covered\b",
@@ -47,7 +44,7 @@ _ABSTAIN = re.compile(
 )
 
 
-class Assistant:
+class Assistant(LibraryAPI, ConversationsAPI):
     """Grounded, cited answers and summaries over the paper index, with saved history."""
 
     def __init__(
@@ -67,32 +64,12 @@ class Assistant:
     # ------------------------------------------------------------ lazy parts
 
     @property
-    def index(self) -> PaperIndex:
-        """The paper index (opened on first use)."""
-        with self._lock:
-            if self._index is None:
-                from retrieval.index import PaperIndex
-
-                self._index = PaperIndex(self.settings.retrieval())
-            return self._index
-
-    @property
     def model(self) -> ChatModel:
         """The chat model (made on first use from the settings)."""
         with self._lock:
             if self._model is None:
                 self._model = make_chat_model(self.settings)
             return self._model
-
-    @property
-    def history(self) -> HistoryStore:
-        """The conversation store under the data directory."""
-        with self._lock:
-            if self._history is None:
-                key = self.settings.openai_api_key
-                secrets = [key.get_secret_value()] if key else []
-                self._history = HistoryStore.for_home(self.settings.home, secrets=secrets)
-            return self._history
 
     @property
     def model_name(self) -> str:
@@ -105,126 +82,11 @@ class Assistant:
         with self._lock:
             self._model = model
 
-    # ------------------------------------------------------------ the paper index
+    def list_models(self) -> list[str]:
+        """`offline` and the endpoint's models (`/v1/models`); raises ModelError if unreachable."""
+        from assistant.chat.listing import endpoint_models
 
-    def ensure_index(
-        self, progress: Progress | None = None, notice: Callable[[str], None] | None = None
-    ) -> IngestReport | None:
-        """Index the shipped seeds when the index is empty; returns the report if it did.
-
-        `notice` hears one line first ("the index is empty; indexing ..."), so a shell can
-        say why the first command takes a moment.
-        """
-        with self._index_errors():
-            if self.index.count() > 0:
-                return None
-            if notice is not None:
-                notice("the index is empty; indexing the shipped seed papers…")
-            return self.index.ingest(progress=progress)
-
-    def ingest(
-        self,
-        paths: Sequence[Path] | None = None,
-        *,
-        progress: Progress | None = None,
-        reindex: bool = False,
-    ) -> IngestReport:
-        """Index files or folders (default: the shipped seeds); see `PaperIndex.ingest`."""
-        missing = [str(p) for p in paths or [] if not p.exists()]
-        if missing:
-            raise AssistantError(f"no such file or folder: {', '.join(missing)}", kind="io")
-        with self._index_errors():
-            return self.index.ingest(
-                list(paths) if paths else None, progress=progress, reindex=reindex
-            )
-
-    def search(
-        self,
-        query: str,
-        k: int = 5,
-        *,
-        year_from: int | None = None,
-        year_to: int | None = None,
-        author: str | None = None,
-        mode: SearchMode = "hybrid",
-    ) -> list[SearchHit]:
-        """Papers for `query`, best first, one hit per paper.
-
-        Raises a usage `AssistantError` for an empty query, k < 1 or a reversed year range.
-        """
-        query = _clean(query, "query")
-        if k < 1:
-            raise AssistantError(f"k must be at least 1 (got {k})")
-        if year_from is not None and year_to is not None and year_from > year_to:
-            raise AssistantError(f"the year range {year_from}..{year_to} is reversed")
-        with self._index_errors():
-            return self.index.search(
-                query, k, year_from=year_from, year_to=year_to, author=author, mode=mode
-            )
-
-    def papers(self) -> list[Paper]:
-        """Every paper in the index."""
-        with self._index_errors():
-            return self.index.papers()
-
-    def paper(self, paper_id: str) -> Paper | None:
-        """One paper by id."""
-        with self._index_errors():
-            return self.index.get(paper_id)
-
-    def corpus_size(self) -> int:
-        """Number of papers in the index."""
-        with self._index_errors():
-            return self.index.count()
-
-    def resolve_paper(self, ref: str) -> Paper:
-        """The one paper `ref` names (paper id, arXiv id or title fragment).
-
-        Raises `PaperNotFound` with candidates when it names none or several.
-        """
-        with self._index_errors():
-            matches = self.index.resolve(ref)
-        if len(matches) == 1:
-            return matches[0]
-        raise PaperNotFound(ref, matches[:5], ambiguous=bool(matches))
-
-    @contextmanager
-    def _index_errors(self) -> Iterator[None]:
-        """Retrieval-layer failures (store, embeddings) as one-line AssistantErrors."""
-        try:
-            yield
-        except RetrievalError as exc:
-            raise AssistantError(exc.message, exc.hint, kind="index") from exc
-
-    # ------------------------------------------------------------ conversations
-
-    def new_conversation(self) -> str:
-        """Start an empty conversation and return its id."""
-        return self.history.new_conversation()
-
-    def conversations(self) -> list[ConversationInfo]:
-        """Saved conversations, most recent first."""
-        return self.history.conversations()
-
-    def conversation(self, conversation_id: str) -> Conversation:
-        """One conversation with its turns and their Answers."""
-        return self.history.conversation(conversation_id)
-
-    def delete_conversation(self, conversation_id: str) -> None:
-        """Delete a conversation."""
-        self.history.delete_conversation(conversation_id)
-
-    def export_markdown(self, conversation_id: str) -> str:
-        """The conversation as Markdown, with a numbered reference list of cited papers."""
-        from assistant.export import conversation_markdown
-
-        def lookup(paper_id: str) -> Paper | None:
-            try:
-                return self.paper(paper_id)
-            except AssistantError:  # the index is unavailable: use what the turns saved
-                return None
-
-        return conversation_markdown(self.conversation(conversation_id), lookup)
+        return ["offline", *endpoint_models(self.settings)]
 
     # ------------------------------------------------------------ turns
 
@@ -236,13 +98,14 @@ class Assistant:
         on_delta: DeltaCallback | None = None,
         cancel: threading.Event | None = None,
         k: int | None = None,
+        save: bool = True,
     ) -> Answer:
         """A grounded, cited answer to `question` (a follow-up if `conversation_id` is given)."""
-        question = _clean(question, "question")
+        question = require_text(question, "question")
         model = self.model
 
         def prepare(clock: Clock, conversation: str) -> tuple[BuiltPrompt, str | None, Usage]:
-            prior = prior_turns(self.history, conversation)
+            prior = prior_turns(self.history, conversation) if conversation else []
             standalone, usage = question, Usage()
             if prior:
                 with clock.stage("condense"):
@@ -260,7 +123,7 @@ class Assistant:
                 )
             return built, standalone if standalone != question else None, usage
 
-        return self._turn("answer", question, conversation_id, prepare, on_delta, cancel)
+        return self._turn("answer", question, conversation_id, prepare, on_delta, cancel, save=save)
 
     def summarize(
         self,
@@ -270,12 +133,13 @@ class Assistant:
         on_delta: DeltaCallback | None = None,
         cancel: threading.Event | None = None,
         k: int | None = None,
+        save: bool = True,
     ) -> Answer:
         """A cited summary of one paper (paper id, arXiv id or title fragment).
 
         Raises `PaperNotFound` (with "did you mean" candidates) before anything is saved.
         """
-        ref = _clean(ref, "paper reference")
+        ref = require_text(ref, "paper reference")
         model = self.model
         started = time.perf_counter()
         paper = self.resolve_paper(ref)  # before the turn: a bad reference saves nothing
@@ -294,7 +158,7 @@ class Assistant:
                 )
             return built, None, Usage()
 
-        return self._turn("summary", ref, conversation_id, prepare, on_delta, cancel)
+        return self._turn("summary", ref, conversation_id, prepare, on_delta, cancel, save=save)
 
     def summarize_topic(
         self,
@@ -304,9 +168,10 @@ class Assistant:
         on_delta: DeltaCallback | None = None,
         cancel: threading.Event | None = None,
         k: int | None = None,
+        save: bool = True,
     ) -> Answer:
         """A cited overview of what several papers say about `topic`."""
-        topic = _clean(topic, "topic")
+        topic = require_text(topic, "topic")
         model = self.model
 
         def prepare(clock: Clock, conversation: str) -> tuple[BuiltPrompt, str | None, Usage]:
@@ -322,7 +187,9 @@ class Assistant:
                 )
             return built, None, Usage()
 
-        return self._turn("topic_summary", topic, conversation_id, prepare, on_delta, cancel)
+        return self._turn(
+            "topic_summary", topic, conversation_id, prepare, on_delta, cancel, save=save
+        )
 
     # ------------------------------------------------------------ turn machinery
 
@@ -334,13 +201,19 @@ class Assistant:
         prepare: Callable[[Clock, str], tuple[BuiltPrompt, str | None, Usage]],
         on_delta: DeltaCallback | None,
         cancel: threading.Event | None,
+        *,
+        save: bool = True,
     ) -> Answer:
-        """Run one turn: save the question, prepare the prompt, stream, check, save."""
+        """Run one turn: save the question, prepare the prompt, stream, check, save.
+
+        With `save=False` nothing is written (a one-shot answer; a follow-up still reads
+        the conversation it continues).
+        """
         clock = Clock()
         model = self.model
         history = self.history
-        conversation = conversation_id or history.new_conversation()
-        turn_id = history.start_turn(conversation, kind, question, model.name)
+        conversation = conversation_id or (history.new_conversation() if save else "")
+        turn_id = history.start_turn(conversation, kind, question, model.name) if save else 0
         try:
             built, standalone, condense_usage = prepare(clock, conversation)
             text, finish = stream_answer(
@@ -370,17 +243,20 @@ class Assistant:
                 finish_reason=finish.finish_reason,
                 incomplete=finish.incomplete,
                 abstained=not check.citations and bool(_ABSTAIN.search(text)),
-                conversation_id=conversation,
-                turn_id=turn_id,
+                conversation_id=conversation or None,
+                turn_id=turn_id if save else None,
                 error=finish.error,
             )
         except AssistantError as exc:
-            history.fail_turn(turn_id, exc.message)
+            if save:
+                history.fail_turn(turn_id, exc.message)
             raise
         except BaseException as exc:
-            history.fail_turn(turn_id, f"interrupted: {type(exc).__name__}")
+            if save:
+                history.fail_turn(turn_id, f"interrupted: {type(exc).__name__}")
             raise
-        history.finish_turn(turn_id, answer)
+        if save:
+            history.finish_turn(turn_id, answer)
         return answer
 
     def _answer_tokens(self, model: ChatModel) -> int:
@@ -412,10 +288,3 @@ class Assistant:
         with self._index_errors():
             hits = self.index.search(query, k)
             return [candidate(self.index.get(h.paper_id), h, h.score) for h in hits]
-
-
-def _clean(text: str, what: str) -> str:
-    text = text.strip()
-    if not text:
-        raise AssistantError(f"the {what} is empty")
-    return text

@@ -363,3 +363,18 @@ class PaperIndex:
             author=author,
             mode=mode,
         )
+
+    # ----- change detection for long-lived readers (the chat UI) -----
+
+    def change_token(self) -> str:
+        """Changes whenever an ingest (in any process) rewrote the index, a re-index of the
+        same content included: the manifest's stat (one syscall), plus the collection's
+        revision for a Chroma server that other homes may write to."""
+        try:
+            stat = self._manifest_path.stat()
+            token = f"{stat.st_mtime_ns}:{stat.st_size}"
+        except OSError:
+            token = "none"
+        if self.config.chroma_url:
+            token += f":{self.store.revision()}"
+        return token

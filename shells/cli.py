@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model name, or 'offline'")
     p.add_argument("--conversation", help="continue this conversation id")
     p.add_argument("--k", type=_positive_int, help="papers given to the model")
+    p.add_argument(
+        "--save", action="store_true", help="keep it in history (implied by --conversation)"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="ask_cmds:run_ask")
 
@@ -119,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--topic", action="store_true", help="summarize a topic across papers")
     p.add_argument("--model", help="model name, or 'offline'")
+    p.add_argument("--save", action="store_true", help="keep it in history")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="ask_cmds:run_summarize")
 

@@ -81,6 +81,7 @@ class OpenAIServer:
     def __init__(self, default: str | Responder = "Hello from the test server.") -> None:
         self.default = default
         self.requests: list[Seen] = []
+        self.models: list[str] = ["test-model"]
         self._script: list[Reply] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -153,6 +154,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
+
+    def do_GET(self) -> None:
+        # `GET /v1/models` (the TUI's /model list): the server's `models`.
+        if not self.path.rstrip("/").endswith("/models"):
+            self._json(404, {"error": {"message": f"no route {self.path}", "code": None}})
+            return
+        data = [
+            {"id": m, "object": "model", "created": 0, "owned_by": "test"}
+            for m in self.owner.models
+        ]
+        self._json(200, {"object": "list", "data": data})
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)

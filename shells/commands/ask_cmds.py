@@ -65,6 +65,8 @@ def run_ask(args: argparse.Namespace) -> int:
         conversation_id=args.conversation,
         k=args.k,
         on_delta=None if args.json else _write,
+        # One-shots stay out of history unless asked for (or continuing a conversation).
+        save=args.save or bool(args.conversation),
     )
     return _finish(answer, args.json)
 
@@ -73,7 +75,7 @@ def run_summarize(args: argparse.Namespace) -> int:
     """`ra summarize PAPER` (or `--topic TOPIC`): a cited summary."""
     assistant = open_assistant(args)
     summarize = assistant.summarize_topic if args.topic else assistant.summarize
-    answer = summarize(args.paper, on_delta=None if args.json else _write)
+    answer = summarize(args.paper, on_delta=None if args.json else _write, save=args.save)
     return _finish(answer, args.json)
 
 
