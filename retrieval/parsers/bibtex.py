@@ -6,7 +6,7 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from retrieval.ids import paper_id_for
+from retrieval.ids import normalize_doi, paper_id_for
 from retrieval.models import Paper, ParseIssue, ParseResult, SourceRef
 from retrieval.parsers.arxiv_listing import display_title, id_year_month, split_id
 from retrieval.parsers.errors import SourceFileError, issue
@@ -102,7 +102,12 @@ def _entry_paper(entry: Entry, file: str, issues: list[ParseIssue]) -> Paper | N
             year, when = id_year, id_month
     authors = fields.get("author", [])
     names = [_first_last(a) for a in (authors if isinstance(authors, list) else [authors])]
-    doi = text.get("doi")
+    doi = normalize_doi(text.get("doi", ""))
+    if text.get("doi") and doi is None:
+        message = f"entry '{entry.key}': 'doi' {text['doi']!r} is not a DOI; field ignored"
+        issues.append(issue(file, line, message))
+    if doi and doi.startswith("10.48550/"):  # arXiv's own DOI: already the arXiv id
+        doi = None
     url = text.get("url") or (f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else None)
     return Paper(
         paper_id=paper_id_for(arxiv_id=arxiv_id, title=title, abstract=abstract),
@@ -113,6 +118,7 @@ def _entry_paper(entry: Entry, file: str, issues: list[ParseIssue]) -> Paper | N
         year=year,
         date=when or (str(year) if year else None),
         arxiv_id=arxiv_id,
+        doi=doi,
         url=url or (f"https://doi.org/{doi}" if doi else None),
         abstract=abstract,
         sources=[SourceRef(file=file, line=line, format=FORMAT)],

@@ -8,7 +8,7 @@ from retrieval.errors import RetrievalError, RetrievalErrorKind
 from retrieval.models import ParseIssue
 
 
-class SourceFileError(RetrievalError):
+class SourceFileError(RetrievalError, ValueError):
     """A whole input file cannot be parsed (missing, unreadable, binary, empty, unknown)."""
 
     kind: RetrievalErrorKind = "source"

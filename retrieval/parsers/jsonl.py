@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from retrieval.ids import is_arxiv_id, normalize_arxiv_id, paper_id_for
+from retrieval.ids import is_arxiv_id, normalize_arxiv_id, normalize_doi, paper_id_for
 from retrieval.models import Paper, ParseResult, SourceRef
 from retrieval.parsers.arxiv_listing import display_title, id_year_month
 from retrieval.parsers.errors import issue, split_lines
@@ -36,6 +36,7 @@ class JsonlPaper(BaseModel):
     abstract: str = Field(min_length=1)
     title: str | None = None
     arxiv_id: str | None = None
+    doi: str | None = None
     authors: list[str] = Field(default_factory=list)
     authors_truncated: bool = False
     affiliations: list[str] = Field(default_factory=list)
@@ -65,6 +66,16 @@ class JsonlPaper(BaseModel):
         if not (is_arxiv_id(normal) or re.fullmatch(r"[a-z-]+(\.[A-Z]{2})?/\d{7}", normal)):
             raise ValueError(f"not an arXiv id: {value!r}")
         return normal
+
+    @field_validator("doi")
+    @classmethod
+    def _check_doi(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        doi = normalize_doi(value)
+        if doi is None:
+            raise ValueError(f"not a DOI: {value!r}")
+        return doi
 
     @field_validator("date")
     @classmethod
@@ -111,6 +122,7 @@ class JsonlPaper(BaseModel):
             date=when or (str(year) if year else None),
             category=self.category or None,
             arxiv_id=self.arxiv_id,
+            doi=self.doi,
             url=url,
             code_url=self.code_url or None,
             has_code=self.has_code if self.has_code is not None else bool(self.code_url),
