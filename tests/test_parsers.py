@@ -416,3 +416,90 @@ def test_parsers_import_without_bibtexparser() -> None:
         cwd=Path(__file__).resolve().parents[1],
     ).stdout
     assert out.strip() == "False"
+
+
+# --- nothing dropped silently (issue 11) ------------------------------------------------------
+
+
+def test_bibtex_raw_percent_is_content(tmp_path: Path) -> None:
+    path = tmp_path / "pct.bib"
+    path.write_text(
+        "@article{pct,\n"
+        "  title = {Attacks 100% of the Time},\n"
+        "  abstract = {Classifiers miss 40% of attacks. Limitations: we test English only,\n"
+        "    and 5\\% of prompts %are ambiguous.},\n"
+        '  note = "10% quoted",\n'
+        "  year = 2024\n"
+        "}\n"
+        "% a real comment between entries\n"
+    )
+    result = parse_file(path)
+    assert result.issues == []
+    (paper,) = result.papers
+    assert paper.title == "Attacks 100% of the Time"
+    assert paper.abstract == (
+        "Classifiers miss 40% of attacks. Limitations: we test English only, "
+        "and 5% of prompts %are ambiguous."
+    )
+
+
+def test_bibtex_reports_what_it_cannot_keep(tmp_path: Path) -> None:
+    path = tmp_path / "lost.bib"
+    path.write_text(
+        "@article{a,\n  title = {Fine},\n  month = {Foo},\n  year = 2024,\n"
+        "  doi = {not-a-doi},\n  abstract = {Kept.}\n}\n"
+        "\n"
+        "article{lost,\n  title = {Lost},\n  abstract = {Lost abstract.}\n}\n"
+    )
+    result = parse_file(path)
+    assert [p.title for p in result.papers] == ["Fine"]
+    assert result.papers[0].date == "2024" and result.papers[0].doi is None
+    messages = [str(i) for i in result.issues]
+    assert messages == [
+        f"{path}:1: entry 'a': month 'Foo' not understood; field ignored",
+        f"{path}:1: entry 'a': 'doi' 'not-a-doi' is not a DOI; field ignored",
+        f"{path}:9: text outside any entry ignored: 'article{{lost,'... (a missing '@'?)",
+    ]
+
+
+def test_bibtex_doi_is_kept_lower_case(tmp_path: Path) -> None:
+    path = tmp_path / "doi.bib"
+    path.write_text("@article{d,\n  title = {T},\n  doi = {10.1145/ABC.1},\n  abstract = {A.}\n}\n")
+    (paper,) = parse_file(path).papers
+    assert paper.doi == "10.1145/abc.1" and paper.url == "https://doi.org/10.1145/abc.1"
+
+
+def test_jsonl_repeated_field_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "rep.jsonl"
+    path.write_text(
+        '{"title": "T", "abstract": "first", "abstract": "second"}\n'
+        '{"title": "U", "abstract": "ok", "doi": "https://doi.org/10.1145/X"}\n'
+        '{"title": "V", "abstract": "ok", "doi": "nope"}\n'
+    )
+    result = parse_file(path)
+    assert [(p.title, p.doi) for p in result.papers] == [("U", "10.1145/x")]
+    messages = _messages(result)
+    assert messages[1] == "field 'abstract' appears twice; record skipped"
+    assert messages[3].startswith("field 'doi': not a DOI")
+
+
+def test_listing_reports_links_it_cannot_keep(tmp_path: Path) -> None:
+    path = tmp_path / "links.txt"
+    path.write_text(
+        "We study links in listings.\n"
+        "Code: https://github.com/a/b\n"
+        "Code: https://github.com/a/c\n"
+        "Project page: https://example.org/p\n"
+        "12 pages, 3 figures\n"
+        "arXiv:2401.01234\n"
+    )
+    result = parse_file(path)
+    (paper,) = result.papers
+    assert paper.abstract == "We study links in listings."
+    assert paper.code_url == "https://github.com/a/b"
+    assert [str(i) for i in result.issues] == [
+        f"{path}:3: link line 'Code: https://github.com/a/c' not kept "
+        "(only a first 'Code:' link is)",
+        f"{path}:4: link line 'Project page: https://example.org/p' not kept "
+        "(only a first 'Code:' link is)",
+    ]

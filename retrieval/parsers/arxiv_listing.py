@@ -101,9 +101,12 @@ def parse_arxiv_listing(text: str, file: str) -> ParseResult:
             continue
         if not pending.parts:
             pending.line, pending.parts = lineno, [line]
-        elif m := _CODE.match(line):
-            pending.code_url = pending.code_url or m["url"]
-        elif not (_LINK.match(line) or (len(line) <= 300 and _COMMENT.match(line))):
+        elif (m := _CODE.match(line)) and pending.code_url is None:
+            pending.code_url = m["url"]
+        elif m or _LINK.match(line):  # a link with no field to keep it: said, not lost
+            message = f"link line {line!r} not kept (only a first 'Code:' link is)"
+            result.issues.append(issue(file, lineno, message))
+        elif not (len(line) <= 300 and _COMMENT.match(line)):
             pending.parts.append(line)
     if pending.parts:
         message = "abstract has no closing arXiv id (end of file reached); record skipped"

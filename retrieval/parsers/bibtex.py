@@ -13,12 +13,36 @@ from retrieval.parsers.errors import SourceFileError, issue
 
 if TYPE_CHECKING:
     from bibtexparser.library import Library
+    from bibtexparser.middlewares.middleware import Middleware
     from bibtexparser.model import Entry, ParsingFailedBlock
 
 FORMAT = "bibtex"
 
 _ARXIV_IN_TEXT = re.compile(r"arxiv[:./\s]*(?:abs/|pdf/)?", re.IGNORECASE)
 _YEAR = re.compile(r"^\s*(\d{4})\s*$")
+
+
+_RAW_PERCENT = re.compile(r"(?<!\\)%")
+# Text outside entries that looks like an entry that lost its '@' ("article{key,").
+_LOST_ENTRY = re.compile(r"^\s*[A-Za-z]+\s*[{(]\s*[^\s,]*\s*,", re.MULTILINE)
+
+
+def _percent_is_text() -> Middleware:
+    """A middleware escaping raw `%` in field values before LaTeX decoding.
+
+    In a BibTeX value `%` is content ("miss 40% of attacks"); the LaTeX decoder would read
+    it as a comment and drop the rest of the line.
+    """
+    from bibtexparser.middlewares.middleware import BlockMiddleware
+
+    class PercentIsText(BlockMiddleware):
+        def transform_entry(self, entry: Entry, library: Library) -> Entry:
+            for f in entry.fields:
+                if isinstance(f.value, str) and "%" in f.value:
+                    f.value = _RAW_PERCENT.sub(r"\\%", f.value)
+            return entry
+
+    return PercentIsText()
 
 
 def _parse_library(text: str) -> Library:
@@ -28,6 +52,7 @@ def _parse_library(text: str) -> Library:
 
     stack = [
         m.NormalizeFieldKeys(),
+        _percent_is_text(),
         m.LatexDecodingMiddleware(),
         m.SeparateCoAuthors(),
         m.MonthIntMiddleware(allow_inplace_modification=True),
@@ -95,6 +120,9 @@ def _entry_paper(entry: Entry, file: str, issues: list[ParseIssue]) -> Paper | N
             return None
         year = int(m[1])
     month = fields.get("month")
+    if month is not None and not (isinstance(month, int) and 1 <= month <= 12):
+        message = f"entry '{entry.key}': month {_clean(month)!r} not understood; field ignored"
+        issues.append(issue(file, line, message))
     when = f"{year}-{month:02d}" if year and isinstance(month, int) and 1 <= month <= 12 else None
     if when is None and arxiv_id:
         id_year, id_month = id_year_month(arxiv_id)
@@ -153,6 +181,13 @@ def parse_bibtex(text: str, file: str) -> ParseResult:
     for block in library.failed_blocks:
         line = (block.start_line or 0) + 1
         result.issues.append(issue(file, line, _failure_message(block)))
+    for comment in library.comments:
+        lost = _LOST_ENTRY.search(comment.comment) if hasattr(comment, "comment") else None
+        if lost is not None:
+            at = (comment.start_line or 0) + comment.comment[: lost.start()].count("\n") + 1
+            shown = lost[0].strip()
+            message = f"text outside any entry ignored: {shown!r}... (a missing '@'?)"
+            result.issues.append(issue(file, at, message))
     for entry in library.entries:
         paper = _entry_paper(entry, file, result.issues)
         if paper is not None:

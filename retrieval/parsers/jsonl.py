@@ -141,6 +141,19 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
+class _RepeatedField(ValueError):
+    """A JSON object names one field twice (json.loads would keep the last silently)."""
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _RepeatedField(key)
+        obj[key] = value
+    return obj
+
+
 def parse_jsonl(text: str, file: str) -> ParseResult:
     """Parse JSON Lines; each bad line becomes a `file:line` issue, the rest are kept."""
     result = ParseResult()
@@ -149,9 +162,13 @@ def parse_jsonl(text: str, file: str) -> ParseResult:
         if not line:
             continue
         try:
-            data: Any = json.loads(line)
+            data: Any = json.loads(line, object_pairs_hook=_no_repeats)
         except json.JSONDecodeError as exc:
             message = f"invalid JSON: {exc.msg} (column {exc.colno})"
+            result.issues.append(issue(file, i + 1, message))
+            continue
+        except _RepeatedField as exc:
+            message = f"field {exc.args[0]!r} appears twice; record skipped"
             result.issues.append(issue(file, i + 1, message))
             continue
         if not isinstance(data, dict):
