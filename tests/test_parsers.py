@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -503,3 +504,104 @@ def test_listing_reports_links_it_cannot_keep(tmp_path: Path) -> None:
         f"{path}:4: link line 'Project page: https://example.org/p' not kept "
         "(only a first 'Code:' link is)",
     ]
+
+
+# --- streaming and the format table (issues 8, 10, 11) ----------------------------------------
+
+
+def test_iter_parse_streams_and_fails_early(tmp_path: Path) -> None:
+    from retrieval.parsers import iter_parse
+
+    path = tmp_path / "many.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"title": f"Paper {n}", "abstract": f"Abstract {n}."}) + "\n"
+            for n in range(50)
+        )
+    )
+    records = iter_parse(path)
+    assert not isinstance(records, list)
+    first = next(records)
+    assert isinstance(first, Paper) and first.title == "Paper 0"
+    assert sum(1 for _ in records) == 49
+    (tmp_path / "bad.jsonl").write_bytes(b'{"title": "x", "abstract": "caf\xe9"}\n')
+    with pytest.raises(SourceFileError, match="not UTF-8"):
+        iter_parse(tmp_path / "bad.jsonl")  # raised by the call, before any record
+
+
+def _streaming_peak(path: Path, records: int) -> int:
+    """Peak traced memory while counting the papers of a generated JSONL file."""
+    import tracemalloc
+
+    from retrieval.parsers import iter_parse
+
+    abstract = "We measure memory while parsing records one at a time. " * 12
+    with path.open("w") as out:
+        for n in range(records):
+            out.write(json.dumps({"title": f"Paper {n}", "abstract": abstract}) + "\n")
+    tracemalloc.start()
+    try:
+        count = sum(1 for r in iter_parse(path) if isinstance(r, Paper))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == records
+    return peak
+
+
+def test_parsing_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
+    """Streaming: a file 3 times larger peaks at about the same traced memory."""
+    small = _streaming_peak(tmp_path / "small.jsonl", 1000)
+    big = _streaming_peak(tmp_path / "big.jsonl", 3000)
+    big_size = (tmp_path / "big.jsonl").stat().st_size
+    assert big_size > 2_000_000
+    assert big < small * 1.5
+    assert big < big_size / 2
+
+
+def test_bibtex_batches_equal_one_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cut into batches of a few lines, a BibTeX file gives what one parse gives."""
+    import retrieval.parsers.bibtex as bib
+
+    path = tmp_path / "batched.bib"
+    path.write_text(
+        "@string{acl = {Proc. of ACL}}\n"
+        "@article{a,\n  title = {First},\n  journal = acl,\n  abstract = {One 10% two.}\n}\n"
+        "@article{b,\n  title = {Second},\n  abstract = {Two.}\n}\n"
+        "@article{a,\n  title = {Again},\n  abstract = {Dup.}\n}\n"
+        "@article{c,\n  title = {Third},\n  note = acl,\n  abstract = {Three.}\n}\n"
+        "@article{broken,\n  title = {Broken\n"
+        "@article{d,\n  title = {Fourth},\n  abstract = {Four.}\n}\n"
+    )
+    whole = parse_file(path)
+    monkeypatch.setattr(bib, "BATCH_LINES", 3)
+    batched = parse_file(path)
+    assert [p.model_dump() for p in batched.papers] == [p.model_dump() for p in whole.papers]
+    assert [str(i) for i in batched.issues] == [str(i) for i in whole.issues]
+    assert [(p.title, p.sources[0].line) for p in whole.papers] == [
+        ("First", 2),
+        ("Second", 7),
+        ("Third", 15),
+        ("Fourth", 22),
+    ]
+    assert whole.papers[0].abstract == "One 10% two."
+    messages = _messages(batched)
+    assert messages[11] == "duplicate entry key 'a' (first on line 2); skipped"
+    assert "syntax error" in messages[20]
+
+
+def test_the_format_table_drives_detection_and_folders(tmp_path: Path) -> None:
+    from retrieval.parsers.registry import FOLDER_SUFFIXES, FORMATS, find_format
+
+    names = [f.name for f in FORMATS]
+    assert names == ["jsonl", "bibtex", "profile", "arxiv-listing"]
+    assert {".jsonl", ".ndjson", ".bib", ".bibtex", ".txt"} == FOLDER_SUFFIXES
+    for fmt in FORMATS:
+        for suffix in fmt.suffixes:
+            found = find_format(suffix.upper(), [])
+            assert found is fmt
+    (tmp_path / "notes.txt").write_text("Just notes.\n")
+    message = _error(tmp_path / "notes.txt")
+    for fmt in FORMATS:
+        assert fmt.label in message
+    assert find_format(".txt", ["", "@misc{x,"]) is FORMATS[1]

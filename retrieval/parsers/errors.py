@@ -22,8 +22,3 @@ class SourceFileError(RetrievalError, ValueError):
 def issue(file: str, line: int, message: str) -> ParseIssue:
     """A `file:line: message` problem report."""
     return ParseIssue(file=file, line=line, message=message)
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines as an editor numbers them: split on '\\n' only, trailing '\\r' dropped."""
-    return [line.removesuffix("\r") for line in text.split("\n")]

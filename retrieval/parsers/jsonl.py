@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from retrieval.ids import is_arxiv_id, normalize_arxiv_id, normalize_doi, paper_id_for
-from retrieval.models import Paper, ParseResult, SourceRef
+from retrieval.models import Paper, ParseIssue, SourceRef
 from retrieval.parsers.arxiv_listing import display_title, id_year_month
-from retrieval.parsers.errors import issue, split_lines
+from retrieval.parsers.errors import issue
 
 FORMAT = "jsonl"
 
@@ -154,31 +155,33 @@ def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def parse_jsonl(text: str, file: str) -> ParseResult:
-    """Parse JSON Lines; each bad line becomes a `file:line` issue, the rest are kept."""
-    result = ParseResult()
-    for i, raw in enumerate(split_lines(text)):
+def iter_jsonl(lines: Iterable[str], file: str) -> Iterator[Paper | ParseIssue]:
+    """JSON Lines, one record at a time; each bad line becomes a `file:line` issue."""
+    for lineno, raw in enumerate(lines, 1):
         line = raw.strip()
         if not line:
             continue
         try:
             data: Any = json.loads(line, object_pairs_hook=_no_repeats)
         except json.JSONDecodeError as exc:
-            message = f"invalid JSON: {exc.msg} (column {exc.colno})"
-            result.issues.append(issue(file, i + 1, message))
+            yield issue(file, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
             continue
         except _RepeatedField as exc:
-            message = f"field {exc.args[0]!r} appears twice; record skipped"
-            result.issues.append(issue(file, i + 1, message))
+            yield issue(file, lineno, f"field {exc.args[0]!r} appears twice; record skipped")
             continue
         if not isinstance(data, dict):
             kind = type(data).__name__
-            result.issues.append(issue(file, i + 1, f"expected a JSON object, got {kind}"))
+            yield issue(file, lineno, f"expected a JSON object, got {kind}")
             continue
         try:
             record = JsonlPaper.model_validate(data)
         except ValidationError as exc:
-            result.issues.append(issue(file, i + 1, _describe(exc)))
+            yield issue(file, lineno, _describe(exc))
             continue
-        result.papers.append(record.to_paper(file, i + 1))
-    return result
+        yield record.to_paper(file, lineno)
+
+
+def looks_like_jsonl(head: list[str]) -> bool:
+    """True when the first non-blank line starts a JSON object."""
+    first = next((line.strip() for line in head if line.strip()), "")
+    return first.startswith("{")
