@@ -96,3 +96,13 @@ def test_display_fields_are_cleaned_at_ingest(tmp_path: Path) -> None:
     for p in result.papers:
         dump = p.model_dump_json()
         assert "\\u001b" not in dump and "\\u202e" not in dump and "\\u0000" not in dump
+
+
+def test_issue_messages_quoting_the_file_print_safely(tmp_path: Path) -> None:
+    path = tmp_path / "links.txt"
+    path.write_text(
+        f"An abstract.\nSite: https://x.org/{ESC}]0;owned{BEL}\u202ep\narXiv:2401.01234\n"
+    )
+    (problem,) = parse_file(path).issues
+    assert not needs_cleaning(str(problem))  # quoted with repr: escapes shown, not sent
+    assert "\\x1b]0;owned\\x07\\u202ep" in problem.message

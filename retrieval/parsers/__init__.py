@@ -60,19 +60,19 @@ def detect_format(path: Path, text: str | None = None) -> str:
 
 
 def iter_parse(path: Path, *, today: date | None = None) -> Iterator[Paper | ParseIssue]:
-    """Papers and issues of one file, one at a time, in file order; display fields cleaned.
+    """Papers and issues of one file, one at a time, in file order; display text cleaned.
 
     The file is checked (readable, UTF-8, not empty) and its format found before this
     returns, so SourceFileError comes at once; the records are then read lazily.
     `today` dates the profile listing's year-less dates.
     """
-    from retrieval.parsers.clean import clean_paper
+    from retrieval.parsers.clean import clean_issue, clean_paper
     from retrieval.parsers.registry import BY_NAME
 
     check_file(path)
     fmt = BY_NAME[detect_format(path)]
     records = fmt.parse(iter_lines(path), str(path), today)
-    return (clean_paper(r) if isinstance(r, Paper) else r for r in records)
+    return (clean_paper(r) if isinstance(r, Paper) else clean_issue(r) for r in records)
 
 
 def parse_file(path: Path, *, today: date | None = None) -> ParseResult:

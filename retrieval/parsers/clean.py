@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from retrieval.hygiene import clean_display, needs_cleaning
 from retrieval.ids import paper_id_for
-from retrieval.models import Paper
+from retrieval.models import Paper, ParseIssue
 from retrieval.parsers.arxiv_listing import display_title
 
 _ONE_LINE = ("title", "category", "arxiv_id", "doi", "url", "code_url", "date")
@@ -51,3 +51,10 @@ def clean_paper(paper: Paper) -> Paper:
         abstract=abstract,
     )
     return paper.model_copy(update=update)
+
+
+def clean_issue(problem: ParseIssue) -> ParseIssue:
+    """An issue whose message (which may quote the file) is safe to print."""
+    if not needs_cleaning(problem.message):
+        return problem
+    return problem.model_copy(update={"message": clean_display(problem.message)})
