@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from retrieval.chunking import chunk_paper
 from retrieval.config import RetrievalConfig
+from retrieval.merge import MergeConflict, MergeEvent
 from retrieval.models import Chunk, Paper, ParseIssue, SearchHit
 from retrieval.resources import seed_files
 from retrieval.search import SearchState, hybrid_search
@@ -38,6 +39,9 @@ class IngestReport(BaseModel):
 
     files: list[FileReport] = Field(default_factory=list)
     issues: list[ParseIssue] = Field(default_factory=list)
+    # Every merge of records into one paper, with its reason, and every merge conflict.
+    merges: list[MergeEvent] = Field(default_factory=list)
+    conflicts: list[MergeConflict] = Field(default_factory=list)
     papers: int = 0
     added: int = 0
     updated: int = 0
@@ -132,7 +136,7 @@ class PaperIndex:
         whose content is unchanged are not re-embedded, and when nothing changed at all
         nothing is written.
         """
-        from retrieval.merge import merge_papers
+        from retrieval.merge import merge_records
         from retrieval.parsers import SourceFileError, iter_source_files, parse_file
 
         started = time.perf_counter()
@@ -189,7 +193,8 @@ class PaperIndex:
             parsed.extend(result.papers)
             kept_files[name] = hashes[name]
 
-        papers = merge_papers(parsed)
+        merged = merge_records(parsed)
+        papers, report.merges, report.conflicts = merged.papers, merged.merges, merged.conflicts
         self._write(papers, report, progress, reindex=reindex)
         self._write_manifest(
             {

@@ -48,6 +48,8 @@ def run_ingest(args: argparse.Namespace) -> int:
         print(f"ra: skipped file {problem}", file=sys.stderr)
     for issue in report.issues:
         print(f"ra: skipped record {issue}", file=sys.stderr)
+    for conflict in report.conflicts:
+        print(f"ra: {conflict}", file=sys.stderr)
     if args.json:
         data = report.model_dump(mode="json")
         data["ok"] = report.ok
