@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from assistant.answer import SourceGiven
 
 Role = Literal["system", "user", "assistant"]
 
@@ -14,3 +16,21 @@ class ChatMessage(BaseModel):
 
     role: Role
     content: str
+
+
+TaskName = Literal["answer", "summary", "topic_summary", "condense", "judge"]
+
+
+class ModelRequest(BaseModel):
+    """What a turn asks of the model, as data, alongside the rendered messages.
+
+    Real models read the messages; the offline model reads this (never the prompt's prose),
+    so rewording a prompt template cannot change what it does.
+    """
+
+    task: TaskName
+    question: str = ""
+    # The numbered sources exactly as given in the prompt (after the token budget).
+    sources: list[SourceGiven] = Field(default_factory=list)
+    # Earlier turns, oldest first: (standalone question, answer text, cited titles).
+    history: list[tuple[str, str, list[str]]] = Field(default_factory=list)

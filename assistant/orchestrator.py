@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -22,52 +22,29 @@ from assistant.budget import (
     SourceCandidate,
     answer_budget,
     build_prompt,
-    message_tokens,
     render_candidate,
 )
-from assistant.chat.base import ChatMessage, ChatModel, Finish, TextDelta, complete
+from assistant.chat.base import ChatModel
 from assistant.chat.registry import make_chat_model
-from assistant.citations import check_citations, strip_markers, unsupported_citations
+from assistant.citations import check_citations, unsupported_citations
+from assistant.condense import condense, prior_turns
 from assistant.config import Settings
-from assistant.errors import AssistantError, ModelError, PaperNotFound
+from assistant.errors import AssistantError, PaperNotFound
 from assistant.history import Conversation, ConversationInfo, HistoryStore
+from assistant.sources import candidate
+from assistant.turn import Clock, DeltaCallback, stream_answer
 from retrieval.errors import RetrievalError
-from retrieval.tokens import count_tokens, truncate_tokens
 
 if TYPE_CHECKING:
-    from retrieval.index import IngestReport, PaperIndex, Progress
+    from pathlib import Path
+
+    from retrieval.index import IngestReport, PaperIndex, Progress, SearchMode
     from retrieval.models import Paper, SearchHit
 
-DeltaCallback = Callable[[str], None]
-HISTORY_ANSWER_TOKENS = 300  # a past answer as given back to the model
-CONDENSE_TURNS = 3
-CONDENSE_MAX_TOKENS = 96
 _ABSTAIN = re.compile(
     r"\b(do(es)? not|don't|doesn't)\s+(cover|address|discuss|answer|mention)\b|\bnot covered\b",
     re.IGNORECASE,
 )
-
-
-class _Clock:
-    """Stage timings in milliseconds, plus the time spent inside the model."""
-
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-        self.timings: dict[str, float] = {}
-        self.model_s = 0.0
-
-    def ms_since_start(self) -> float:
-        return (time.perf_counter() - self.start) * 1000
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[name] = round(
-                self.timings.get(name, 0.0) + (time.perf_counter() - t0) * 1000, 3
-            )
 
 
 class Assistant:
@@ -128,14 +105,38 @@ class Assistant:
         with self._lock:
             self._model = model
 
-    # ------------------------------------------------------------ index passthroughs
+    # ------------------------------------------------------------ the paper index
 
-    def ensure_index(self, progress: Progress | None = None) -> IngestReport | None:
-        """Index the shipped seeds when the index is empty; returns the report if it did."""
+    def ensure_index(
+        self, progress: Progress | None = None, notice: Callable[[str], None] | None = None
+    ) -> IngestReport | None:
+        """Index the shipped seeds when the index is empty; returns the report if it did.
+
+        `notice` hears one line first ("the index is empty; indexing ..."), so a shell can
+        say why the first command takes a moment.
+        """
         with self._index_errors():
             if self.index.count() > 0:
                 return None
+            if notice is not None:
+                notice("the index is empty; indexing the shipped seed papers…")
             return self.index.ingest(progress=progress)
+
+    def ingest(
+        self,
+        paths: Sequence[Path] | None = None,
+        *,
+        progress: Progress | None = None,
+        reindex: bool = False,
+    ) -> IngestReport:
+        """Index files or folders (default: the shipped seeds); see `PaperIndex.ingest`."""
+        missing = [str(p) for p in paths or [] if not p.exists()]
+        if missing:
+            raise AssistantError(f"no such file or folder: {', '.join(missing)}", kind="io")
+        with self._index_errors():
+            return self.index.ingest(
+                list(paths) if paths else None, progress=progress, reindex=reindex
+            )
 
     def search(
         self,
@@ -145,19 +146,21 @@ class Assistant:
         year_from: int | None = None,
         year_to: int | None = None,
         author: str | None = None,
-        mode: str = "hybrid",
+        mode: SearchMode = "hybrid",
     ) -> list[SearchHit]:
-        """Papers for `query`, best first, one hit per paper."""
+        """Papers for `query`, best first, one hit per paper.
+
+        Raises a usage `AssistantError` for an empty query, k < 1 or a reversed year range.
+        """
+        query = _clean(query, "query")
+        if k < 1:
+            raise AssistantError(f"k must be at least 1 (got {k})")
+        if year_from is not None and year_to is not None and year_from > year_to:
+            raise AssistantError(f"the year range {year_from}..{year_to} is reversed")
         with self._index_errors():
-            hits: list[SearchHit] = self.index.search(
-                query,
-                k,
-                year_from=year_from,
-                year_to=year_to,
-                author=author,
-                mode=mode,  # type: ignore[arg-type]
+            return self.index.search(
+                query, k, year_from=year_from, year_to=year_to, author=author, mode=mode
             )
-        return hits
 
     def papers(self) -> list[Paper]:
         """Every paper in the index."""
@@ -238,12 +241,12 @@ class Assistant:
         question = _clean(question, "question")
         model = self.model
 
-        def prepare(clock: _Clock, conversation: str) -> tuple[BuiltPrompt, str | None, Usage]:
-            prior = self._prior_turns(conversation)
+        def prepare(clock: Clock, conversation: str) -> tuple[BuiltPrompt, str | None, Usage]:
+            prior = prior_turns(self.history, conversation)
             standalone, usage = question, Usage()
             if prior:
                 with clock.stage("condense"):
-                    standalone, usage = self._condense(model, question, prior, clock, cancel)
+                    standalone, usage = condense(model, question, prior, clock, cancel)
             with clock.stage("retrieve"):
                 candidates = self._candidates(standalone, k)
             with clock.stage("prompt"):
@@ -278,10 +281,10 @@ class Assistant:
         paper = self.resolve_paper(ref)  # before the turn: a bad reference saves nothing
         resolve_ms = (time.perf_counter() - started) * 1000
 
-        def prepare(clock: _Clock, conversation: str) -> tuple[BuiltPrompt, str | None, Usage]:
+        def prepare(clock: Clock, conversation: str) -> tuple[BuiltPrompt, str | None, Usage]:
             clock.timings["retrieve"] = round(resolve_ms, 3)
             with clock.stage("retrieve"):
-                candidates = [_candidate(paper, None, None)]
+                candidates = [candidate(paper, None, None)]
             with clock.stage("prompt"):
                 built = self._build(
                     model,
@@ -306,7 +309,7 @@ class Assistant:
         topic = _clean(topic, "topic")
         model = self.model
 
-        def prepare(clock: _Clock, conversation: str) -> tuple[BuiltPrompt, str | None, Usage]:
+        def prepare(clock: Clock, conversation: str) -> tuple[BuiltPrompt, str | None, Usage]:
             with clock.stage("retrieve"):
                 candidates = self._candidates(topic, k or max(self.settings.top_k, 5))
             with clock.stage("prompt"):
@@ -328,19 +331,21 @@ class Assistant:
         kind: str,
         question: str,
         conversation_id: str | None,
-        prepare: Callable[[_Clock, str], tuple[BuiltPrompt, str | None, Usage]],
+        prepare: Callable[[Clock, str], tuple[BuiltPrompt, str | None, Usage]],
         on_delta: DeltaCallback | None,
         cancel: threading.Event | None,
     ) -> Answer:
         """Run one turn: save the question, prepare the prompt, stream, check, save."""
-        clock = _Clock()
+        clock = Clock()
         model = self.model
         history = self.history
         conversation = conversation_id or history.new_conversation()
         turn_id = history.start_turn(conversation, kind, question, model.name)
         try:
             built, standalone, condense_usage = prepare(clock, conversation)
-            text, finish = self._stream(model, built, clock, on_delta, cancel)
+            text, finish = stream_answer(
+                model, built, clock, on_delta, cancel, self._answer_tokens(model)
+            )
             check = check_citations(text, built.sources)
             clock.timings["total"] = round(clock.ms_since_start(), 3)
             clock.timings.setdefault("first_token", clock.timings["total"])
@@ -378,48 +383,6 @@ class Assistant:
         history.finish_turn(turn_id, answer)
         return answer
 
-    def _stream(
-        self,
-        model: ChatModel,
-        built: BuiltPrompt,
-        clock: _Clock,
-        on_delta: DeltaCallback | None,
-        cancel: threading.Event | None,
-    ) -> tuple[str, Finish]:
-        """Stream the answer; a failure after some text keeps it, marked incomplete."""
-        parts: list[str] = []
-        finish: Finish | None = None
-        callback_s = 0.0
-        t0 = time.perf_counter()
-        stream = model.stream(built.messages, max_tokens=self._answer_tokens(model), cancel=cancel)
-        try:
-            for event in stream:
-                if isinstance(event, TextDelta):
-                    if not parts:
-                        clock.timings["first_token"] = round(clock.ms_since_start(), 3)
-                    parts.append(event.text)
-                    if on_delta is not None:
-                        c0 = time.perf_counter()
-                        on_delta(event.text)
-                        callback_s += time.perf_counter() - c0
-                else:
-                    finish = event
-                if cancel is not None and cancel.is_set() and finish is None:
-                    finish = _partial_finish(built, parts, "cancelled", None)
-                    break
-        except ModelError as exc:
-            if not parts:
-                raise
-            finish = _partial_finish(built, parts, "error", exc.message)
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
-            clock.model_s += time.perf_counter() - t0 - callback_s
-        if finish is None:
-            finish = _partial_finish(built, parts, "error", "the model stream ended early")
-        return "".join(parts), finish
-
     def _answer_tokens(self, model: ChatModel) -> int:
         return answer_budget(model.context_window, self.settings.max_answer_tokens)
 
@@ -448,62 +411,7 @@ class Assistant:
         k = max(1, k or self.settings.top_k)
         with self._index_errors():
             hits = self.index.search(query, k)
-            return [_candidate(self.index.get(h.paper_id), h, h.score) for h in hits]
-
-    def _prior_turns(self, conversation_id: str) -> list[tuple[str, str, list[str]]]:
-        """Finished turns of a conversation: (question, answer without markers, cited titles)."""
-        turns: list[tuple[str, str, list[str]]] = []
-        for turn in self.history.conversation(conversation_id).turns:
-            if turn.status != "done" or turn.answer is None:
-                continue
-            answer = truncate_tokens(strip_markers(turn.answer.answer), HISTORY_ANSWER_TOKENS)
-            titles = list(dict.fromkeys(c.title for c in turn.answer.citations))
-            question = turn.answer.standalone_query or turn.question
-            turns.append((question, answer, titles))
-        return turns
-
-    def _condense(
-        self,
-        model: ChatModel,
-        question: str,
-        prior: list[tuple[str, str, list[str]]],
-        clock: _Clock,
-        cancel: threading.Event | None,
-    ) -> tuple[str, Usage]:
-        """Rewrite a follow-up as a standalone question using the last few turns.
-
-        Uses as many of the last CONDENSE_TURNS turns as fit the model's window; when not
-        even one fits, the follow-up is used as it is.
-        """
-        system = ChatMessage(role="system", content=prompts.render("system"))
-        messages: list[ChatMessage] | None = None
-        for n in range(min(CONDENSE_TURNS, len(prior)), 0, -1):
-            conversation = "\n\n".join(
-                prompts.render(
-                    "history_turn",
-                    question=prompts.escape_data(q),
-                    answer=prompts.escape_data(" ".join(truncate_tokens(a, 120).split())),
-                    papers="; ".join(titles) or "none",
-                )
-                for q, a, titles in prior[-n:]
-            )
-            user = prompts.render(
-                "condense", conversation=conversation, question=prompts.escape_data(question)
-            )
-            candidate = [system, ChatMessage(role="user", content=user)]
-            if message_tokens(candidate) + CONDENSE_MAX_TOKENS <= model.context_window:
-                messages = candidate
-                break
-        if messages is None:
-            return question, Usage()
-        t0 = time.perf_counter()
-        text, finish = complete(model, messages, max_tokens=CONDENSE_MAX_TOKENS, cancel=cancel)
-        clock.model_s += time.perf_counter() - t0
-        lines = [ln.strip().strip('"').strip() for ln in text.strip().splitlines() if ln.strip()]
-        rewritten = strip_markers(lines[0]) if lines else ""
-        if not rewritten or count_tokens(rewritten) > 3 * count_tokens(question) + 60:
-            rewritten = question
-        return rewritten, finish.usage
+            return [candidate(self.index.get(h.paper_id), h, h.score) for h in hits]
 
 
 def _clean(text: str, what: str) -> str:
@@ -511,33 +419,3 @@ def _clean(text: str, what: str) -> str:
     if not text:
         raise AssistantError(f"the {what} is empty")
     return text
-
-
-def _candidate(paper: Paper | None, hit: SearchHit | None, score: float | None) -> SourceCandidate:
-    """A source candidate from a paper (preferred: its full abstract) or a search hit."""
-    if paper is not None:
-        text = paper.abstract or (hit.snippet if hit else "")
-        return SourceCandidate(
-            paper_id=paper.paper_id,
-            title=paper.title,
-            text=text,
-            arxiv_id=paper.arxiv_id,
-            year=paper.year,
-            authors=list(paper.authors),
-            score=score,
-        )
-    assert hit is not None
-    return SourceCandidate(
-        paper_id=hit.paper_id,
-        title=hit.title,
-        text="\n".join(hit.matched_chunks) or hit.snippet,
-        arxiv_id=hit.arxiv_id,
-        year=hit.year,
-        authors=list(hit.authors),
-        score=score,
-    )
-
-
-def _partial_finish(built: BuiltPrompt, parts: list[str], reason: str, error: str | None) -> Finish:
-    usage = Usage(prompt_tokens=built.prompt_tokens, completion_tokens=count_tokens("".join(parts)))
-    return Finish(usage=usage, finish_reason=reason, incomplete=True, error=error)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.errors import RetrievalError
 from retrieval.models import Paper, ParseResult
 from retrieval.parsers import SourceFileError, detect_format, iter_source_files, parse_file
 from retrieval.parsers.arxiv_listing import display_title, split_id
@@ -354,7 +355,9 @@ def _error(path: Path) -> str:
         parse_file(path)
     message = str(caught.value)
     assert str(path) in message
-    assert isinstance(caught.value, ValueError)
+    # One error root for the retrieval layer (issue 10): a RetrievalError of kind "source".
+    assert isinstance(caught.value, RetrievalError)
+    assert caught.value.kind == "source"
     return message
 
 

@@ -8,9 +8,18 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from assistant.answer import Usage
-from assistant.messages import ChatMessage, Role
+from assistant.messages import ChatMessage, ModelRequest, Role
 
-__all__ = ["ChatMessage", "ChatModel", "Finish", "Role", "StreamEvent", "TextDelta", "complete"]
+__all__ = [
+    "ChatMessage",
+    "ChatModel",
+    "Finish",
+    "ModelRequest",
+    "Role",
+    "StreamEvent",
+    "TextDelta",
+    "complete",
+]
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,8 @@ class ChatModel(Protocol):
     Failures before any text raise `assistant.errors.ModelError`; a stream cut after some
     text ends with `Finish(incomplete=True)` (the partial text is kept). Setting `cancel`
     stops the stream at the next delta with `Finish(finish_reason="cancelled",
-    incomplete=True)`.
+    incomplete=True)`. `request` is the turn as data (task, numbered sources, question);
+    endpoint models may ignore it, the offline model reads only it.
     """
 
     name: str
@@ -56,6 +66,7 @@ class ChatModel(Protocol):
         *,
         max_tokens: int,
         cancel: threading.Event | None = None,
+        request: ModelRequest | None = None,
     ) -> Iterator[StreamEvent]: ...
 
 
@@ -65,11 +76,12 @@ def complete(
     *,
     max_tokens: int,
     cancel: threading.Event | None = None,
+    request: ModelRequest | None = None,
 ) -> tuple[str, Finish]:
     """Run a stream to the end and return the whole text with its `Finish`."""
     parts: list[str] = []
     finish = Finish(finish_reason="unknown", incomplete=True)
-    for event in model.stream(messages, max_tokens=max_tokens, cancel=cancel):
+    for event in model.stream(messages, max_tokens=max_tokens, cancel=cancel, request=request):
         if isinstance(event, TextDelta):
             parts.append(event.text)
         else:

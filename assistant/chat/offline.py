@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from assistant.answer import Usage
 from assistant.budget import OFFLINE_CONTEXT_WINDOW, message_tokens
-from assistant.chat.base import ChatMessage, Finish, StreamEvent, TextDelta
+from assistant.chat.base import ChatMessage, Finish, ModelRequest, StreamEvent, TextDelta
 from assistant.chat.offline_compose import compose
 from assistant.chat.offline_prompt import parse_prompt
 from assistant.citations import MARKER, marker_numbers, strip_markers
@@ -67,6 +67,7 @@ class OfflineChatModel:
         *,
         max_tokens: int,
         cancel: threading.Event | None = None,
+        request: ModelRequest | None = None,
     ) -> Iterator[StreamEvent]:
         """Stream the reply word by word; see `ChatModel.stream`."""
         text = self.reply(messages)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from assistant.answer import Usage
-from assistant.chat.base import ChatMessage, Finish, StreamEvent, TextDelta
+from assistant.chat.base import ChatMessage, Finish, ModelRequest, StreamEvent, TextDelta
 from assistant.errors import ModelError
 from retrieval.tokens import count_tokens
 
@@ -88,6 +88,7 @@ class OpenAIChatModel:
         *,
         max_tokens: int,
         cancel: threading.Event | None = None,
+        request: ModelRequest | None = None,
     ) -> Iterator[StreamEvent]:
         """Stream the answer; see `ChatModel.stream` for the contract."""
         import openai
