@@ -38,7 +38,7 @@ from retrieval.errors import RetrievalError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from retrieval.index import IngestReport, PaperIndex, Progress, SearchMode
+    from retrieval.index import IndexStatus, IngestReport, PaperIndex, Progress, SearchMode
     from retrieval.models import Paper, SearchHit
 
 _ABSTAIN = re.compile(
@@ -120,7 +120,8 @@ class Assistant:
                 return None
             if notice is not None:
                 notice("the index is empty; indexing the shipped seed papers…")
-            return self.index.ingest(progress=progress)
+            # Takes the writer lock and re-checks: waits for (and keeps) a running ingest.
+            return self.index.ensure_seeded(progress=progress, notice=notice)
 
     def ingest(
         self,
@@ -128,6 +129,7 @@ class Assistant:
         *,
         progress: Progress | None = None,
         reindex: bool = False,
+        notice: Callable[[str], None] | None = None,
     ) -> IngestReport:
         """Index files or folders (default: the shipped seeds); see `PaperIndex.ingest`."""
         missing = [str(p) for p in paths or [] if not p.exists()]
@@ -135,8 +137,13 @@ class Assistant:
             raise AssistantError(f"no such file or folder: {', '.join(missing)}", kind="io")
         with self._index_errors():
             return self.index.ingest(
-                list(paths) if paths else None, progress=progress, reindex=reindex
+                list(paths) if paths else None, progress=progress, reindex=reindex, notice=notice
             )
+
+    def index_status(self) -> IndexStatus:
+        """Complete, or why not (an ingest running or interrupted, a damaged store)."""
+        with self._index_errors():
+            return self.index.status()
 
     def search(
         self,
@@ -410,8 +417,8 @@ class Assistant:
         """Search hits as source candidates, one per paper, with the paper's full abstract."""
         k = max(1, k or self.settings.top_k)
         with self._index_errors():
-            hits = self.index.search(query, k)
-            return [candidate(self.index.get(h.paper_id), h, h.score) for h in hits]
+            hits = self.index.search(query, k, snippets=False)
+            return [candidate(h.paper, h, h.score) for h in hits]
 
 
 def _clean(text: str, what: str) -> str:

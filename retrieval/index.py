@@ -212,6 +212,8 @@ class PaperIndex:
         with self._state_lock:
             if self._state is None or self._state_revision != revision or revision is None:
                 if revision is None and manifest is None and self._empty_home():
+                    # A home that cannot be created fails here, before anything else runs.
+                    self.config.home.mkdir(parents=True, exist_ok=True)
                     self._state = SearchState.from_rows([], [])
                 else:
                     self._state = SearchState.load_or_build(self.store, self.config, revision)

@@ -49,11 +49,17 @@ def now_iso() -> str:
 
 
 class ManifestFile:
-    """Reads and atomically replaces one manifest file; counts reads (see tests)."""
+    """Reads and atomically replaces one manifest file.
+
+    A read whose file is unchanged since the last one (same inode, size and mtime: every
+    write is a rename, so a new inode) returns the parsed copy without reading; `reads`
+    counts the real reads (see tests).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.reads = 0
+        self._cached: tuple[tuple[int, int, int], Manifest | None] | None = None
 
     def exists(self) -> bool:
         """True when a manifest file is there (readable or not)."""
@@ -61,15 +67,21 @@ class ManifestFile:
 
     def read(self) -> Manifest | None:
         """The manifest, or None when there is none or it cannot be read."""
-        self.reads += 1
         try:
-            raw = self.path.read_bytes()
+            st = self.path.stat()
         except OSError:
             return None
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._cached is not None and self._cached[0] == key:
+            cached = self._cached[1]
+            return cached.model_copy(deep=True) if cached is not None else None
+        self.reads += 1
         try:
-            return Manifest.model_validate(json.loads(raw))
-        except (ValueError, ValidationError):
-            return None
+            manifest: Manifest | None = Manifest.model_validate(json.loads(self.path.read_bytes()))
+        except (OSError, ValueError, ValidationError):
+            manifest = None
+        self._cached = (key, manifest)
+        return manifest.model_copy(deep=True) if manifest is not None else None
 
     def write(self, manifest: Manifest) -> None:
         """Replace the manifest atomically and durably."""

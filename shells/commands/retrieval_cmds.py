@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from shells.commands.common import console as make_console
-from shells.commands.common import open_assistant, print_json
+from shells.commands.common import notice, open_assistant, print_json
 
 EXIT_SKIPPED = 2  # ingest finished but some records or files were skipped
 
@@ -43,7 +43,9 @@ def run_ingest(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
     bar, update = _progress_bar(not args.no_progress and not args.json)
     with bar:
-        report = assistant.ingest(paths or None, progress=update, reindex=args.reindex)
+        report = assistant.ingest(
+            paths or None, progress=update, reindex=args.reindex, notice=notice
+        )
     for problem in report.file_errors:
         print(f"ra: skipped file {problem}", file=sys.stderr)
     for issue in report.issues:
