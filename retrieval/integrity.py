@@ -66,7 +66,7 @@ def disagreement(
     if manifest is None or not manifest.complete or not manifest.revision:
         return None
     if not facts.exists:
-        return f"{config.chroma_path} is missing (the manifest lists {manifest.papers} papers)"
+        return f"chroma.sqlite3 is missing (the manifest lists {manifest.papers} papers)"
     if config.chroma_url and facts.revision != manifest.revision:
         return None  # another client wrote a newer revision to the shared server: not damage
     if facts.revision != manifest.revision:
