@@ -18,7 +18,14 @@ from retrieval.errors import RetrievalError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from retrieval.index import IngestReport, PaperIndex, Progress, SearchMode
+    from retrieval.index import (
+        CheckReport,
+        IndexStatus,
+        IngestReport,
+        PaperIndex,
+        Progress,
+        SearchMode,
+    )
     from retrieval.models import Paper, SearchHit
 
 
@@ -52,7 +59,8 @@ class LibraryAPI:
                 return None
             if notice is not None:
                 notice("the index is empty; indexing the shipped seed papers…")
-            return self.index.ingest(progress=progress)
+            # Takes the writer lock and re-checks: waits for (and keeps) a running ingest.
+            return self.index.ensure_seeded(progress=progress, notice=notice)
 
     def ingest(
         self,
@@ -60,6 +68,7 @@ class LibraryAPI:
         *,
         progress: Progress | None = None,
         reindex: bool = False,
+        notice: Callable[[str], None] | None = None,
     ) -> IngestReport:
         """Index files or folders (default: the shipped seeds); see `PaperIndex.ingest`."""
         missing = [str(p) for p in paths or [] if not p.exists()]
@@ -67,8 +76,18 @@ class LibraryAPI:
             raise AssistantError(f"no such file or folder: {', '.join(missing)}", kind="io")
         with self._index_errors():
             return self.index.ingest(
-                list(paths) if paths else None, progress=progress, reindex=reindex
+                list(paths) if paths else None, progress=progress, reindex=reindex, notice=notice
             )
+
+    def index_status(self) -> IndexStatus:
+        """Complete, or why not (an ingest running or interrupted, a damaged store)."""
+        with self._index_errors():
+            return self.index.status()
+
+    def check_index(self) -> CheckReport:
+        """Store, manifest and search state checked against each other (`ra check`)."""
+        with self._index_errors():
+            return self.index.check()
 
     def search(
         self,

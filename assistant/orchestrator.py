@@ -286,5 +286,5 @@ class Assistant(LibraryAPI, ConversationsAPI):
         """Search hits as source candidates, one per paper, with the paper's full abstract."""
         k = max(1, k or self.settings.top_k)
         with self._index_errors():
-            hits = self.index.search(query, k)
-            return [candidate(self.index.get(h.paper_id), h, h.score) for h in hits]
+            hits = self.index.search(query, k, snippets=False)
+            return [candidate(h.paper, h, h.score) for h in hits]

@@ -98,3 +98,5 @@ class SearchHit(BaseModel):
     matched_chunks: list[str] = Field(default_factory=list)
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    # The full record, so callers need no second fetch; left out of JSON output.
+    paper: Paper = Field(exclude=True)

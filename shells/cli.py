@@ -84,9 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON report")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
-        "--reindex", action="store_true", help="drop the index and rebuild it from these files"
+        "--reindex",
+        action="store_true",
+        help="rebuild the index from these files (default: the files already ingested); "
+        "recovers a damaged store",
     )
     p.set_defaults(handler="retrieval_cmds:run_ingest")
+
+    p = sub.add_parser("check", help="verify the index: store, manifest and search state agree")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler="check_cmd:run_check")
 
     p = sub.add_parser("papers", help="list the papers in the index")
     p.add_argument("--json", action="store_true")

@@ -31,6 +31,9 @@ def open_assistant(args: argparse.Namespace, *, seed: bool = True) -> Assistant:
     assistant = Assistant(settings_from_args(args))
     if seed:
         assistant.ensure_index(notice=notice)
+        status = assistant.index_status()
+        if status.message and status.state != "damaged":  # a damaged store fails the read
+            notice(f"warning: {status.message}")
     return assistant
 
 

@@ -8,8 +8,9 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from retrieval.hygiene import clean_display
 from shells.commands.common import console as make_console
-from shells.commands.common import open_assistant, print_json
+from shells.commands.common import notice, open_assistant, print_json
 
 EXIT_SKIPPED = 2  # ingest finished but some records or files were skipped
 
@@ -43,7 +44,9 @@ def run_ingest(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
     bar, update = _progress_bar(not args.no_progress and not args.json)
     with bar:
-        report = assistant.ingest(paths or None, progress=update, reindex=args.reindex)
+        report = assistant.ingest(
+            paths or None, progress=update, reindex=args.reindex, notice=notice
+        )
     for problem in report.file_errors:
         print(f"ra: skipped file {problem}", file=sys.stderr)
     for issue in report.issues:
@@ -87,7 +90,12 @@ def run_papers(args: argparse.Namespace) -> int:
         authors = ", ".join(paper.authors[:2]) + (
             " et al." if len(paper.authors) > 2 or paper.authors_truncated else ""
         )
-        table.add_row(paper.paper_id, str(paper.year or ""), paper.title, authors)
+        table.add_row(
+            paper.paper_id,
+            str(paper.year or ""),
+            clean_display(paper.title),
+            clean_display(authors),
+        )
     console = make_console()
     console.print(table)
     console.print(f"{len(papers)} papers")
@@ -112,8 +120,10 @@ def run_search(args: argparse.Namespace) -> int:
         print("No papers match.")
         return 0
     for rank, hit in enumerate(hits, 1):
-        ident = f"arXiv:{hit.arxiv_id}" if hit.arxiv_id else hit.paper_id
-        print(f"{rank}. {hit.title} ({hit.year or 'n.d.'}) [{ident}]  score {hit.score:.4f}")
-        print(f"   {', '.join(hit.authors[:3])}")
-        print(f"   {hit.snippet}")
+        ident = clean_display(f"arXiv:{hit.arxiv_id}" if hit.arxiv_id else hit.paper_id)
+        # Corpus text never reaches the terminal raw (escape sequences, bidi overrides).
+        title, authors = clean_display(hit.title), clean_display(", ".join(hit.authors[:3]))
+        print(f"{rank}. {title} ({hit.year or 'n.d.'}) [{ident}]  score {hit.score:.4f}")
+        print(f"   {authors}")
+        print(f"   {clean_display(hit.snippet)}")
     return 0
