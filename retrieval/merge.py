@@ -202,11 +202,8 @@ def similar_abstract_pairs(words: _Words, n: int) -> list[tuple[float, int, int]
     """(similarity, i, j) for pairs with similarity >= ABSTRACT_THRESHOLD, most similar first."""
     found = []
     for i, j in candidate_pairs(words, n):
-        a, b = set(words(i)), set(words(j))
-        if len(a & b) < MIN_WORD_JACCARD * len(a | b):
-            continue
-        score = abstract_similarity(words(i), words(j))
-        if score >= ABSTRACT_THRESHOLD:
+        ok, score = words.compatible(i, j)
+        if ok and score is not None:
             found.append((score, i, j))
     return sorted(found, key=lambda t: (-t[0], t[1], t[2]))
 
@@ -219,6 +216,8 @@ class _Groups:
         self.arxiv = [p.arxiv_id for p in papers]
         self.doi = [p.doi for p in papers]
         self.titles = [{t} if t else set() for t in titles]
+        # Records each group was found in conflict with: never joined, not even by a chain.
+        self.apart: list[set[int]] = [set() for _ in papers]
         self.edges: list[tuple[int, int, str]] = []
 
     def find(self, i: int) -> int:
@@ -236,7 +235,15 @@ class _Groups:
             return f"different DOIs {self.doi[a]} and {self.doi[b]}"
         if titles and self.titles[a] and self.titles[b] and not self.titles[a] & self.titles[b]:
             return "different titles"
+        small, other = (a, b) if len(self.apart[a]) <= len(self.apart[b]) else (b, a)
+        if any(self.find(x) == other for x in self.apart[small]):
+            return "kept apart by a conflict"
         return None
+
+    def keep_apart(self, i: int, j: int) -> None:
+        """Record a conflict: the groups of i and j never become one."""
+        self.apart[self.find(i)].add(j)
+        self.apart[self.find(j)].add(i)
 
     def union(self, i: int, j: int, reason: str) -> None:
         a, b = sorted((self.find(i), self.find(j)))
@@ -244,6 +251,7 @@ class _Groups:
         self.arxiv[a] = self.arxiv[a] or self.arxiv[b]
         self.doi[a] = self.doi[a] or self.doi[b]
         self.titles[a] |= self.titles[b]
+        self.apart[a] |= self.apart[b]
         self.edges.append((i, j, reason))
 
 
@@ -287,6 +295,7 @@ def _merge_by_key(
                 if label != "title" or groups.clash(reps[0], j, titles=False) is None:
                     why = clash or "different abstracts"
                     conflicts.append((j, reps[0], f"{label} {key}", f"same {label} {shown}, {why}"))
+                    groups.keep_apart(j, reps[0])
                 reps.append(j)
                 rep_roots.add(groups.find(j))
 
@@ -302,9 +311,8 @@ def merge_records(records: Iterable[Paper]) -> MergeResult:
     _merge_by_key(groups, words, papers, "arXiv id", [p.arxiv_id for p in papers], conflicts)
     _merge_by_key(groups, words, papers, "DOI", [p.doi for p in papers], conflicts)
     _merge_by_key(groups, words, papers, "title", titles, conflicts)
-    reported = {frozenset((later, earlier)) for later, earlier, _, _ in conflicts}
     for score, i, j in similar_abstract_pairs(words, n):
-        if groups.find(i) == groups.find(j) or frozenset((i, j)) in reported:
+        if groups.find(i) == groups.find(j):
             continue
         clash = groups.clash(i, j, titles=True)
         if clash is None:
@@ -313,6 +321,7 @@ def merge_records(records: Iterable[Paper]) -> MergeResult:
         elif score >= NEAR_IDENTICAL:
             why = f"near-identical abstracts (similarity {score:.2f}), {clash}"
             conflicts.append((j, i, "abstract", why))
+            groups.keep_apart(i, j)
     return _assemble(papers, groups, conflicts, words)
 
 

@@ -391,3 +391,13 @@ def test_many_different_papers_sharing_a_title_stay_apart_with_unique_ids() -> N
     assert len(result.conflicts) == 29
     (event,) = result.merges
     assert [s.line for s in event.sources] == [25, 99]
+
+
+def test_conflicting_records_are_never_joined_through_a_third() -> None:
+    """A and B conflict (one id, different abstracts); C resembles both: it joins one only."""
+    a = _paper(1, arxiv_id="2401.00001", abstract=LONG, title_is_display=True)
+    b = _paper(2, arxiv_id="2401.00001", abstract=OTHER, title_is_display=True)
+    c = _paper(3, title="Zorblax and trains", abstract=f"{LONG} {OTHER}")
+    result = merge_records([a, b, c])
+    assert [[s.line for s in p.sources] for p in result.papers] == [[1, 3], [2]]
+    assert result.conflicts[0].reason == "same arXiv id 2401.00001, different abstracts"
