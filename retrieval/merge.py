@@ -55,6 +55,9 @@ SIGNATURE_SIZE = 24
 # Cheap pre-check before difflib: word-set Jaccard (seeds: true pairs >= 0.55, others <= 0.26).
 MIN_WORD_JACCARD = 0.30
 MIN_SHARED_SIGNATURE = 3
+# Records sharing one key are compared with at most this many distinct versions (the first
+# ones): a key shared by thousands of different papers ("Introduction") stays near-linear.
+MAX_VERSIONS = 20
 
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 # Scripts written without spaces: each character is a word.
@@ -136,6 +139,7 @@ class _Words:
     def __init__(self, papers: list[Paper]) -> None:
         self.papers = papers
         self._cache: dict[int, list[str]] = {}
+        self._sets: dict[int, frozenset[str]] = {}
 
     def __call__(self, i: int) -> list[str]:
         words = self._cache.get(i)
@@ -143,12 +147,30 @@ class _Words:
             words = self._cache[i] = abstract_words(self.papers[i].abstract)
         return words
 
+    def words_set(self, i: int) -> frozenset[str]:
+        found = self._sets.get(i)
+        if found is None:
+            found = self._sets[i] = frozenset(self(i))
+        return found
+
     def similarity(self, i: int, j: int) -> float | None:
         """Similarity of two records' abstracts; None when one of them is empty."""
         a, b = self(i), self(j)
         if not a or not b:
             return None
         return abstract_similarity(a, b)
+
+    def compatible(self, i: int, j: int) -> tuple[bool, float | None]:
+        """(compatible?, similarity): the word-set pre-check spares difflib most misses."""
+        a, b = self(i), self(j)
+        if not a or not b:
+            return True, None
+        sa, sb = self.words_set(i), self.words_set(j)
+        shared = len(sa & sb)
+        if shared < MIN_WORD_JACCARD * (len(sa) + len(sb) - shared):
+            return False, 0.0
+        score = abstract_similarity(a, b)
+        return score >= ABSTRACT_THRESHOLD, score
 
 
 def candidate_pairs(words: _Words, n: int) -> list[tuple[int, int]]:
@@ -180,11 +202,8 @@ def similar_abstract_pairs(words: _Words, n: int) -> list[tuple[float, int, int]
     """(similarity, i, j) for pairs with similarity >= ABSTRACT_THRESHOLD, most similar first."""
     found = []
     for i, j in candidate_pairs(words, n):
-        a, b = set(words(i)), set(words(j))
-        if len(a & b) < MIN_WORD_JACCARD * len(a | b):
-            continue
-        score = abstract_similarity(words(i), words(j))
-        if score >= ABSTRACT_THRESHOLD:
+        ok, score = words.compatible(i, j)
+        if ok and score is not None:
             found.append((score, i, j))
     return sorted(found, key=lambda t: (-t[0], t[1], t[2]))
 
@@ -197,6 +216,8 @@ class _Groups:
         self.arxiv = [p.arxiv_id for p in papers]
         self.doi = [p.doi for p in papers]
         self.titles = [{t} if t else set() for t in titles]
+        # Records each group was found in conflict with: never joined, not even by a chain.
+        self.apart: list[set[int]] = [set() for _ in papers]
         self.edges: list[tuple[int, int, str]] = []
 
     def find(self, i: int) -> int:
@@ -214,7 +235,15 @@ class _Groups:
             return f"different DOIs {self.doi[a]} and {self.doi[b]}"
         if titles and self.titles[a] and self.titles[b] and not self.titles[a] & self.titles[b]:
             return "different titles"
+        small, other = (a, b) if len(self.apart[a]) <= len(self.apart[b]) else (b, a)
+        if any(self.find(x) == other for x in self.apart[small]):
+            return "kept apart by a conflict"
         return None
+
+    def keep_apart(self, i: int, j: int) -> None:
+        """Record a conflict: the groups of i and j never become one."""
+        self.apart[self.find(i)].add(j)
+        self.apart[self.find(j)].add(i)
 
     def union(self, i: int, j: int, reason: str) -> None:
         a, b = sorted((self.find(i), self.find(j)))
@@ -222,6 +251,7 @@ class _Groups:
         self.arxiv[a] = self.arxiv[a] or self.arxiv[b]
         self.doi[a] = self.doi[a] or self.doi[b]
         self.titles[a] |= self.titles[b]
+        self.apart[a] |= self.apart[b]
         self.edges.append((i, j, reason))
 
 
@@ -244,25 +274,30 @@ def _merge_by_key(
             buckets[key].append(i)
     for key, members in buckets.items():
         reps = [members[0]]
+        rep_roots = {groups.find(members[0])}  # kept current: no other union meanwhile
         shown = f'"{papers[members[0]].title}"' if label == "title" else key
         for j in members[1:]:
-            if any(groups.find(r) == groups.find(j) for r in reps):
+            if groups.find(j) in rep_roots:  # already one paper with a version seen
                 continue
             clash = None
-            for r in reps:
-                score = words.similarity(r, j)
-                if score is not None and score < ABSTRACT_THRESHOLD:
+            for r in reps[:MAX_VERSIONS]:
+                ok, score = words.compatible(r, j)
+                if not ok:
                     continue
                 clash = groups.clash(r, j, titles=False)
                 if clash is None:
+                    rep_roots.discard(groups.find(r))
                     groups.union(r, j, f"same {label} {shown}, {_similar(score)}")
+                    rep_roots.add(groups.find(r))
                     break
             else:
                 # Records told apart by their ids are two papers sharing a title: no conflict.
                 if label != "title" or groups.clash(reps[0], j, titles=False) is None:
                     why = clash or "different abstracts"
                     conflicts.append((j, reps[0], f"{label} {key}", f"same {label} {shown}, {why}"))
+                    groups.keep_apart(j, reps[0])
                 reps.append(j)
+                rep_roots.add(groups.find(j))
 
 
 def merge_records(records: Iterable[Paper]) -> MergeResult:
@@ -276,9 +311,8 @@ def merge_records(records: Iterable[Paper]) -> MergeResult:
     _merge_by_key(groups, words, papers, "arXiv id", [p.arxiv_id for p in papers], conflicts)
     _merge_by_key(groups, words, papers, "DOI", [p.doi for p in papers], conflicts)
     _merge_by_key(groups, words, papers, "title", titles, conflicts)
-    reported = {frozenset((later, earlier)) for later, earlier, _, _ in conflicts}
     for score, i, j in similar_abstract_pairs(words, n):
-        if groups.find(i) == groups.find(j) or frozenset((i, j)) in reported:
+        if groups.find(i) == groups.find(j):
             continue
         clash = groups.clash(i, j, titles=True)
         if clash is None:
@@ -287,6 +321,7 @@ def merge_records(records: Iterable[Paper]) -> MergeResult:
         elif score >= NEAR_IDENTICAL:
             why = f"near-identical abstracts (similarity {score:.2f}), {clash}"
             conflicts.append((j, i, "abstract", why))
+            groups.keep_apart(i, j)
     return _assemble(papers, groups, conflicts, words)
 
 
@@ -306,14 +341,16 @@ def _assemble(
         edges_by_root[groups.find(edge[0])].append(edge)
     result = MergeResult()
     used: set[str] = set()
+    suffix: dict[str, int] = {}  # the next suffix to try per taken id
     final_id: dict[int, str] = {}
     for group in ordered:
         paper = merge_group([papers[i] for i in group])
         pid = paper.paper_id
         if pid in used:  # a kept-apart record whose id is taken: the later one is suffixed
-            n = 2
+            n = suffix.get(pid, 2)
             while f"{pid}~{n}" in used:
                 n += 1
+            suffix[pid] = n + 1
             paper = paper.model_copy(update={"paper_id": f"{pid}~{n}"})
         used.add(paper.paper_id)
         result.papers.append(paper)

@@ -376,3 +376,28 @@ def test_different_arxiv_ids_with_near_identical_abstracts_are_reported() -> Non
     assert conflict.reason == (
         "near-identical abstracts (similarity 1.00), different arXiv ids 2401.00001 and 2401.00002"
     )
+
+
+def test_many_different_papers_sharing_a_title_stay_apart_with_unique_ids() -> None:
+    papers = [
+        _paper(n, title="Introduction", abstract=f"Topic{n} alpha{n} beta{n} gamma{n} delta{n}.")
+        for n in range(30)
+    ]
+    papers.append(_paper(99, title="Introduction", abstract=papers[25].abstract))
+    result = merge_records(papers)
+    assert len(result.papers) == 30  # the last record is a version of the 26th
+    assert len({p.paper_id for p in result.papers}) == 30
+    assert [p.paper_id for p in result.papers[:3]] == ["p0", "p1", "p2"]
+    assert len(result.conflicts) == 29
+    (event,) = result.merges
+    assert [s.line for s in event.sources] == [25, 99]
+
+
+def test_conflicting_records_are_never_joined_through_a_third() -> None:
+    """A and B conflict (one id, different abstracts); C resembles both: it joins one only."""
+    a = _paper(1, arxiv_id="2401.00001", abstract=LONG, title_is_display=True)
+    b = _paper(2, arxiv_id="2401.00001", abstract=OTHER, title_is_display=True)
+    c = _paper(3, title="Zorblax and trains", abstract=f"{LONG} {OTHER}")
+    result = merge_records([a, b, c])
+    assert [[s.line for s in p.sources] for p in result.papers] == [[1, 3], [2]]
+    assert result.conflicts[0].reason == "same arXiv id 2401.00001, different abstracts"

@@ -454,6 +454,7 @@ def test_bibtex_reports_what_it_cannot_keep(tmp_path: Path) -> None:
         "  doi = {not-a-doi},\n  abstract = {Kept.}\n}\n"
         "\n"
         "article{lost,\n  title = {Lost},\n  abstract = {Lost abstract.}\n}\n"
+        "Notes between entries (2024, draft) are comments, not lost entries.\n"
     )
     result = parse_file(path)
     assert [p.title for p in result.papers] == ["Fine"]

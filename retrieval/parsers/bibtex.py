@@ -28,7 +28,7 @@ _ENTRY_START = re.compile(r"^\s*@[A-Za-z]+\s*[{(]")
 BATCH_LINES = 5000
 _RAW_PERCENT = re.compile(r"(?<!\\)%")
 # Text outside entries that looks like an entry that lost its '@' ("article{key,").
-_LOST_ENTRY = re.compile(r"^\s*[A-Za-z]+\s*[{(]\s*[^\s,]*\s*,", re.MULTILINE)
+_LOST_ENTRY = re.compile(r"^\s*[A-Za-z]+\s*\{\s*[\w:./-]+\s*,", re.MULTILINE)
 
 
 def _percent_is_text() -> Middleware:
