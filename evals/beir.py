@@ -25,6 +25,12 @@ from retrieval.models import Paper, SourceRef
 Mode = Literal["dense", "lexical", "hybrid"]
 MODES: tuple[Mode, ...] = ("dense", "lexical", "hybrid")
 MODE_LABELS: dict[Mode, str] = {"dense": "dense", "lexical": "BM25", "hybrid": "hybrid"}
+# Published nDCG@10 of known datasets (test split), printed beside the measured figures:
+# BEIR paper Table 2 (BM25, Elasticsearch) and the MTEB results (all-MiniLM-L6-v2, exact
+# cosine over whole documents); see ../shared/benchmarks/scifact/README.md.
+PUBLISHED_NDCG10: dict[str, dict[str, float]] = {
+    "scifact": {"BM25 (published, BEIR)": 0.665, "all-MiniLM-L6-v2 (published, MTEB)": 0.645},
+}
 
 
 class BeirError(Exception):
@@ -150,12 +156,23 @@ class BeirReport(BaseModel):
     modes: dict[str, ModeScores]
     bm25_published: float | None = None
     index_seconds: float = 0.0
+    chunks: int = 0
+    # /proc/loadavg's 1-minute figure before and after indexing ("" where there is none)
+    load_before: str = ""
+    load_after: str = ""
     per_query: dict[str, dict[str, dict[str, float]]] = Field(default_factory=dict)
 
 
 def beir_collection(name: str) -> str:
     """The Chroma collection for a BEIR dataset: `beir-<slug of its folder name>`."""
     return f"beir-{slugify(name, max_len=40) or 'dataset'}"
+
+
+def _load_average() -> str:
+    try:
+        return Path("/proc/loadavg").read_text(encoding="ascii").split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 def run_beir(
@@ -173,9 +190,20 @@ def run_beir(
     index = PaperIndex(config.model_copy(update={"collection": collection}))
     say = progress or (lambda _msg: None)
     say(f"indexing {len(data.corpus)} documents into collection {collection!r}")
+    load_before = _load_average()
     started = time.perf_counter()
-    index.ingest_papers(data.papers())
+    said = 0
+
+    def indexing(done: int, total: int) -> None:
+        nonlocal said
+        if done >= said + 1000 or (done == total and done > said):
+            said = done
+            rate = done / max(1e-9, time.perf_counter() - started)
+            say(f"embedded {done}/{total} chunks ({rate:.0f} chunks/s)")
+
+    ingest = index.ingest_papers(data.papers(), progress=indexing)
     index_seconds = time.perf_counter() - started
+    load_after = _load_average()
     qids = data.evaluated_queries()
     modes_out: dict[str, ModeScores] = {}
     per_query: dict[str, dict[str, dict[str, float]]] = {}
@@ -207,6 +235,9 @@ def run_beir(
         modes=modes_out,
         bm25_published=bm25_published,
         index_seconds=index_seconds,
+        chunks=ingest.chunks_written,
+        load_before=load_before,
+        load_after=load_after,
         per_query=per_query,
     )
 
@@ -216,6 +247,15 @@ def format_beir_table(report: BeirReport) -> str:
     lines = [
         f"BEIR {report.dataset}: {report.documents} documents, {report.queries} queries "
         f"(collection {report.collection})",
+    ]
+    if report.chunks:
+        docs_per_s = report.documents / max(1e-9, report.index_seconds)
+        load = f", load average {report.load_before} -> {report.load_after}"
+        lines.append(
+            f"indexing: {report.index_seconds:.1f} s for {report.chunks} chunks "
+            f"({docs_per_s:.1f} documents/s{load if report.load_before else ''})"
+        )
+    lines += [
         "",
         "| retriever | nDCG@10 | recall@100 | ms/query |",
         "|---|---:|---:|---:|",
@@ -226,8 +266,12 @@ def format_beir_table(report: BeirReport) -> str:
             f"| {label} | {scores.ndcg_at_10:.4f} | {scores.recall_at_100:.4f} "
             f"| {scores.query_ms_mean:.1f} |"
         )
+    published = dict(PUBLISHED_NDCG10.get(report.dataset.lower(), {}))
     if report.bm25_published is not None:
-        lines.append(f"| BM25 (published) | {report.bm25_published:.4f} | | |")
+        published = {k: v for k, v in published.items() if not k.startswith("BM25")}
+        published = {"BM25 (published)": report.bm25_published, **published}
+    for label, value in published.items():
+        lines.append(f"| {label} | {value:.4f} | | |")
     return "\n".join(lines)
 
 

@@ -106,6 +106,16 @@ def test_worker_threads_give_the_same_vectors(
         assert SINGLE_THREADED_BLAS.threads() == before
 
 
+def test_reused_buffers_do_not_leak_between_calls(embedder: MiniLMEmbedder) -> None:
+    """Each thread keeps its work buffers: a big call, a small one, then the big one again."""
+    big = [f"{t} (copy {i})" for i in range(4) for t in REF_TEXTS]
+    first = embedder.embed(big)
+    small = embedder.embed(["tiny"])
+    again = embedder.embed(big)
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(small, MiniLMEmbedder().embed(["tiny"]))
+
+
 def test_truncates_at_256_word_pieces(embedder: MiniLMEmbedder) -> None:
     long = REF_TEXTS[-1]
     assert len(embedder.tokenize([long])[0]) == 256
