@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from retrieval.store import ChunkStore
 
 RRF_K = 60
+TMP_GRACE_S = 600
 SNIPPET_CHARS = 280
 
 
@@ -39,9 +42,11 @@ def load_or_build(store: ChunkStore, config: RetrievalConfig, revision: str | No
     papers, rows = rows_from_store(store.iter_chunks())
     read_revision = revision_of((r[2], r[4]) for r in rows)
     if directory is not None and read_revision == revision:
-        state = SearchState.create(papers, rows, directory)
-        prune_states(config, keep=revision)
-        return state
+        # Only the writer prunes old states (a reader could race with it).
+        try:
+            return SearchState.create(papers, rows, directory)
+        except (OSError, sqlite3.Error):  # cannot save (disk full, a race): serve from memory
+            pass
     return SearchState.create(papers, rows)
 
 
@@ -59,9 +64,14 @@ def state_dir(config: RetrievalConfig, revision: str) -> Path:
 def prune_states(config: RetrievalConfig, keep: str) -> None:
     """Remove cached states of other revisions (and temp folders of dead writers)."""
     base = config.cache_dir / config.collection
+    now = time.time()
     for old in base.iterdir() if base.is_dir() else []:
-        if old.name != keep:
-            shutil.rmtree(old, ignore_errors=True)
+        if old.name == keep:
+            continue
+        # A temp folder may be a reader saving a state right now; leave young ones alone.
+        if old.name.endswith(".tmp") and now - old.stat().st_mtime < TMP_GRACE_S:
+            continue
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _dense_ranking(
