@@ -14,7 +14,8 @@ from retrieval.config import RetrievalConfig
 from retrieval.errors import RetrievalError
 from retrieval.integrity import IndexStatus, disagreement, store_facts
 from retrieval.manifest import ManifestFile
-from retrieval.search import SearchState, revision_of, state_dir
+from retrieval.search import revision_of, state_dir
+from retrieval.state import SearchState
 from retrieval.store import ChunkStore
 
 REINDEX = "run `ra ingest --reindex`"
@@ -109,21 +110,22 @@ def run_check(
             )
     revision = manifest.revision if manifest is not None else report.store_revision
     if revision and (manifest is None or manifest.complete):
-        state = SearchState.load(state_dir(config, revision))
+        state = SearchState.open(state_dir(config, revision))
         if state is None:
             problems.append(
                 f"the search state of revision {revision} is missing or unreadable "
                 f"({state_dir(config, revision)}); {REINDEX}"
             )
         else:
-            report.state_papers = len(state.papers)
-            report.state_chunks = len(state.chunk_ids)
-            if sorted(state.chunk_ids) != sorted(c for c, _ in pairs):
+            report.state_papers = state.n_papers
+            report.state_chunks = state.n_chunks
+            listing = state.listing()
+            if sorted((cid, h) for cid, (h, _) in listing.items()) != sorted(pairs):
                 problems.append(
-                    f"the search state holds {len(state.chunk_ids)} chunks, the store "
+                    f"the search state holds {state.n_chunks} chunks, the store "
                     f"{len(pairs)}; {REINDEX}"
                 )
-            if state.lexical.n_docs != len(state.chunk_ids):
+            if state.lexical.n_docs != state.n_chunks:
                 problems.append(f"the lexical index does not match its chunks; {REINDEX}")
     return _finish(report)
 

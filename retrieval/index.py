@@ -27,7 +27,8 @@ from retrieval.integrity import IndexStatus, StoreFacts, disagreement, store_fac
 from retrieval.lock import writer_busy, writer_lock
 from retrieval.manifest import Manifest, ManifestFile
 from retrieval.models import Paper, SearchHit
-from retrieval.search import SearchState, hybrid_search
+from retrieval.search import hybrid_search, load_or_build
+from retrieval.state import SearchState
 from retrieval.store import ChunkStore, damaged_error
 
 __all__ = [
@@ -214,9 +215,9 @@ class PaperIndex:
                 if revision is None and manifest is None and self._empty_home():
                     # A home that cannot be created fails here, before anything else runs.
                     self.config.home.mkdir(parents=True, exist_ok=True)
-                    self._state = SearchState.from_rows([], [])
+                    self._state = SearchState.create([], [])
                 else:
-                    self._state = SearchState.load_or_build(self.store, self.config, revision)
+                    self._state = load_or_build(self.store, self.config, revision)
                 self._state_revision = revision
             return self._state
 
@@ -249,15 +250,15 @@ class PaperIndex:
 
     def papers(self) -> list[Paper]:
         """Every paper in the index, in ingest order."""
-        return list(self._search_state().papers.values())
+        return self._search_state().papers()
 
     def get(self, paper_id: str) -> Paper | None:
-        """A paper by its id."""
-        return self._search_state().papers.get(paper_id)
+        """A paper by its id (one indexed lookup)."""
+        return self._search_state().papers_by_id([paper_id]).get(paper_id)
 
     def count(self) -> int:
         """Number of papers."""
-        return len(self._search_state().papers)
+        return self._search_state().n_papers
 
     def resolve(self, ref: str) -> list[Paper]:
         """Papers matching a reference: paper id, arXiv id, or a title fragment (best first)."""

@@ -26,7 +26,8 @@ from retrieval.manifest import Journal, Manifest, ManifestFile, now_iso
 from retrieval.merge import MergeConflict, MergeEvent
 from retrieval.models import Chunk, Paper, ParseIssue
 from retrieval.resources import seed_files
-from retrieval.search import SearchState, prune_states, revision_of, state_dir
+from retrieval.search import prune_states, revision_of, state_dir
+from retrieval.state import Row, SearchState
 from retrieval.store import ChunkStore, StoreError, damaged_error
 
 # progress(done, total): chunks written so far out of those to write.
@@ -213,7 +214,10 @@ class Ingestor:
 
         merged = merge_records(parsed)
         papers, report.merges, report.conflicts = merged.papers, merged.merges, merged.conflicts
-        self._write(papers, report, journal, fresh=reindex)
+        # The store agrees with a complete manifest (checked above): its revision's saved
+        # listing says what the store holds, without scanning the store.
+        listed = manifest.revision if manifest and manifest.complete and not reindex else None
+        self._write(papers, report, journal, fresh=reindex, listed=listed)
         journal.manifest.files = kept_files
         self._finish(journal)
         return self._done(report)
@@ -222,8 +226,10 @@ class Ingestor:
         """Store already-parsed records as they are (the collection holds only these)."""
         report = IngestReport()
         manifest = self.mf.read()
+        problem = disagreement(self.config, store_facts(self.config, self.store), manifest)
+        listed = manifest.revision if manifest and manifest.complete and not problem else None
         journal = self._begin(manifest, {}, signature(self.config, self.store))
-        self._write(list(papers), report, journal, fresh=False)
+        self._write(list(papers), report, journal, fresh=False, listed=listed)
         self._finish(journal)
         return self._done(report)
 
@@ -268,10 +274,16 @@ class Ingestor:
         return _Journal(self.mf, started)
 
     def _write(
-        self, papers: list[Paper], report: IngestReport, journal: _Journal, *, fresh: bool
+        self,
+        papers: list[Paper],
+        report: IngestReport,
+        journal: _Journal,
+        *,
+        fresh: bool,
+        listed: str | None = None,
     ) -> None:
         desired: dict[str, tuple[str, str, dict[str, Any]]] = {}
-        rows: list[tuple[str, int, str, str]] = []
+        rows: list[Row] = []
         for paper in papers:
             paper_hash = paper.content_hash()
             for chunk in chunk_paper(paper, self.config.chunk_tokens, self.config.chunk_overlap):
@@ -281,10 +293,14 @@ class Ingestor:
                     chunk.text,
                     chunk_metadata(paper, chunk, chunk_hash),
                 )
-                rows.append((paper.paper_id, chunk.index, chunk.chunk_id, chunk.text))
+                rows.append((paper.paper_id, chunk.index, chunk.chunk_id, chunk.text, chunk_hash))
 
         existing: dict[str, tuple[str, str]] = {}
-        if not fresh:
+        previous = SearchState.open(state_dir(self.config, listed)) if listed else None
+        if previous is not None:
+            existing = previous.listing()
+            previous.close()
+        elif not fresh:
             existing = {
                 cid: (str(meta.get("hash", "")), str(meta.get("paper_id", "")))
                 for cid, _, meta in self.store.iter_chunks(include_documents=False)
@@ -337,8 +353,11 @@ class Ingestor:
         ):
             self.store.set_revision(revision, chunks=len(desired), papers=len(papers))
         directory = state_dir(self.config, revision)
-        if SearchState.load(directory) is None:
-            SearchState.from_rows(papers, rows).save(directory)
+        existing_state = SearchState.open(directory)
+        if existing_state is None:
+            SearchState.create(papers, rows, directory).close()
+        else:
+            existing_state.close()
         m = journal.manifest
         m.revision, m.papers, m.chunks = revision, len(papers), len(desired)
 

@@ -78,5 +78,6 @@ class LexicalIndex:
 
         if n_docs == 0 or not directory.is_dir():
             return cls(None, n_docs)
-        retriever = bm25s.BM25.load(str(directory), mmap=False)
+        # Memory-mapped: a one-shot command touches only the pages a query needs.
+        retriever = bm25s.BM25.load(str(directory), mmap=True)
         return cls(retriever, n_docs)

@@ -112,3 +112,36 @@ def test_readers_during_an_ingest_see_the_last_complete_index(
     assert search.returncode == 0, search.stderr
     assert "2504.13203" in [h["paper_id"] for h in json.loads(search.stdout)[:3]]
     assert len(paper_ids(home)) == 181
+
+
+OPEN_STORE = """
+import sys
+from assistant.config import load_settings
+from retrieval.store import ChunkStore
+store = ChunkStore(load_settings(home=sys.argv[1], chroma_url=None).retrieval())
+print(store.count())
+"""
+
+
+def test_concurrent_first_creation_of_the_store(tmp_path: Path) -> None:
+    """Processes creating the embedded Chroma database at once ("table collections already
+    exists" before the open lock)."""
+    import subprocess
+    import sys
+
+    for trial in range(2):
+        home = tmp_path / f"home-{trial}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_STORE, str(home)],
+                env=env_for(home),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        for proc in procs:
+            out, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err
+            assert out.strip() == "0"
