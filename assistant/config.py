@@ -74,8 +74,27 @@ class Settings(BaseSettings):
     context_window: int | None = Field(default=None, validation_alias="RA_CONTEXT_WINDOW")
     max_answer_tokens: int = Field(default=800, validation_alias="RA_MAX_ANSWER_TOKENS")
     top_k: int = Field(default=6, validation_alias="RA_TOP_K")
-    request_timeout: float = Field(default=60.0, validation_alias="RA_TIMEOUT")
-    max_retries: int = Field(default=3, validation_alias="RA_MAX_RETRIES")
+    request_timeout: float = Field(
+        default=60.0,
+        validation_alias="RA_TIMEOUT",
+        description="seconds the model server may stay silent (before the first token or"
+        " between chunks) before the attempt counts as timed out",
+    )
+    connect_timeout: float = Field(
+        default=5.0,
+        validation_alias="RA_CONNECT_TIMEOUT",
+        description="seconds to open a connection to the model server",
+    )
+    total_timeout: float = Field(
+        default=120.0,
+        validation_alias="RA_TOTAL_TIMEOUT",
+        description="seconds to wait for the model's answer to start, all retries included",
+    )
+    max_retries: int = Field(
+        default=3,
+        validation_alias="RA_MAX_RETRIES",
+        description="retries of a failed model call (timeouts, lost connections, 429, 5xx)",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -29,10 +29,11 @@ from assistant.chat.registry import make_chat_model
 from assistant.citations import check_citations, unsupported_citations
 from assistant.condense import condense, prior_turns
 from assistant.config import Settings
-from assistant.errors import AssistantError, PaperNotFound
+from assistant.errors import AssistantError, PaperNotFound, TurnInterrupted
 from assistant.history import Conversation, ConversationInfo, HistoryStore
+from assistant.redact import clean_secrets, mask, mask_model
 from assistant.sources import candidate
-from assistant.turn import Clock, DeltaCallback, stream_answer
+from assistant.turn import Clock, DeltaCallback, StatusCallback, stream_answer
 from retrieval.errors import RetrievalError
 
 if TYPE_CHECKING:
@@ -208,6 +209,7 @@ class Assistant:
         on_delta: DeltaCallback | None = None,
         cancel: threading.Event | None = None,
         k: int | None = None,
+        on_status: StatusCallback | None = None,
     ) -> Answer:
         """A grounded, cited answer to `question` (a follow-up if `conversation_id` is given)."""
         question = _clean(question, "question")
@@ -232,7 +234,7 @@ class Assistant:
                 )
             return built, standalone if standalone != question else None, usage
 
-        return self._turn("answer", question, conversation_id, prepare, on_delta, cancel)
+        return self._turn("answer", question, conversation_id, prepare, on_delta, cancel, on_status)
 
     def summarize(
         self,
@@ -242,6 +244,7 @@ class Assistant:
         on_delta: DeltaCallback | None = None,
         cancel: threading.Event | None = None,
         k: int | None = None,
+        on_status: StatusCallback | None = None,
     ) -> Answer:
         """A cited summary of one paper (paper id, arXiv id or title fragment).
 
@@ -266,7 +269,7 @@ class Assistant:
                 )
             return built, None, Usage()
 
-        return self._turn("summary", ref, conversation_id, prepare, on_delta, cancel)
+        return self._turn("summary", ref, conversation_id, prepare, on_delta, cancel, on_status)
 
     def summarize_topic(
         self,
@@ -276,6 +279,7 @@ class Assistant:
         on_delta: DeltaCallback | None = None,
         cancel: threading.Event | None = None,
         k: int | None = None,
+        on_status: StatusCallback | None = None,
     ) -> Answer:
         """A cited overview of what several papers say about `topic`."""
         topic = _clean(topic, "topic")
@@ -294,7 +298,9 @@ class Assistant:
                 )
             return built, None, Usage()
 
-        return self._turn("topic_summary", topic, conversation_id, prepare, on_delta, cancel)
+        return self._turn(
+            "topic_summary", topic, conversation_id, prepare, on_delta, cancel, on_status
+        )
 
     # ------------------------------------------------------------ turn machinery
 
@@ -306,17 +312,31 @@ class Assistant:
         prepare: Callable[[Clock, str], tuple[BuiltPrompt, str | None, Usage]],
         on_delta: DeltaCallback | None,
         cancel: threading.Event | None,
+        on_status: StatusCallback | None = None,
     ) -> Answer:
-        """Run one turn: save the question, prepare the prompt, stream, check, save."""
+        """Run one turn: save the question, prepare the prompt, stream, check, save.
+
+        The configured API key is masked in the streamed text, the Answer and any error.
+        Ctrl-C after some text saves the partial answer (incomplete, finish reason
+        `interrupted`) and raises `TurnInterrupted` carrying it.
+        """
         clock = Clock()
         model = self.model
         history = self.history
+        secrets = self._secrets()
         conversation = conversation_id or history.new_conversation()
         turn_id = history.start_turn(conversation, kind, question, model.name)
         try:
             built, standalone, condense_usage = prepare(clock, conversation)
             text, finish = stream_answer(
-                model, built, clock, on_delta, cancel, self._answer_tokens(model)
+                model,
+                built,
+                clock,
+                on_delta,
+                cancel,
+                self._answer_tokens(model),
+                on_status=on_status,
+                secrets=secrets,
             )
             check = check_citations(text, built.sources)
             clock.timings["total"] = round(clock.ms_since_start(), 3)
@@ -337,6 +357,7 @@ class Assistant:
                     prompt_tokens=finish.usage.prompt_tokens + condense_usage.prompt_tokens,
                     completion_tokens=finish.usage.completion_tokens
                     + condense_usage.completion_tokens,
+                    estimated=finish.usage.estimated or condense_usage.estimated,
                 ),
                 timings_ms=clock.timings,
                 finish_reason=finish.finish_reason,
@@ -346,14 +367,27 @@ class Assistant:
                 turn_id=turn_id,
                 error=finish.error,
             )
+            answer = mask_model(answer, secrets)
         except AssistantError as exc:
+            exc.message = mask(exc.message, secrets)
+            exc.hint = mask(exc.hint, secrets) if exc.hint else exc.hint
             history.fail_turn(turn_id, exc.message)
+            raise
+        except KeyboardInterrupt:
+            history.fail_turn(turn_id, "interrupted before the answer started")
             raise
         except BaseException as exc:
             history.fail_turn(turn_id, f"interrupted: {type(exc).__name__}")
             raise
         history.finish_turn(turn_id, answer)
+        if finish.finish_reason == "interrupted":
+            raise TurnInterrupted(answer)
         return answer
+
+    def _secrets(self) -> list[str]:
+        """What must never be shown or saved: the configured API key."""
+        key = self.settings.openai_api_key
+        return clean_secrets([key.get_secret_value()] if key else [])
 
     def _answer_tokens(self, model: ChatModel) -> int:
         return answer_budget(model.context_window, self.settings.max_answer_tokens)
