@@ -7,15 +7,17 @@ are one line on stderr with a non-zero exit code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, TurnInterrupted
 from shells.commands.common import fail, print_json, settings_from_args
 
 if TYPE_CHECKING:
@@ -23,6 +25,32 @@ if TYPE_CHECKING:
     from assistant.orchestrator import Assistant
 
 EXIT_INCOMPLETE = 3
+EXIT_INTERRUPTED = 130
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM stops a turn like Ctrl-C: the partial answer is kept, saved and printed."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # only the main thread may set handlers
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+def _interrupted(answer: Answer, as_json: bool) -> int:
+    """Print the partial answer of an interrupted turn; exit as interrupted."""
+    if as_json:
+        print_json(answer)
+    else:
+        _write("\n")
+        _print_footer(answer)
+    print(
+        "ra: interrupted; the partial answer is saved, marked incomplete"
+        f" (conversation {answer.conversation_id})",
+        file=sys.stderr,
+    )
+    return EXIT_INTERRUPTED
 
 
 def _pipe_safe(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -91,6 +119,7 @@ def _print_footer(answer: Answer) -> None:
 @_pipe_safe
 def run_ask(args: argparse.Namespace) -> int:
     """`ra ask QUESTION`: a grounded, cited answer."""
+    _sigterm_as_interrupt()
     try:
         assistant = _open(args)
         answer = assistant.ask(
@@ -101,18 +130,23 @@ def run_ask(args: argparse.Namespace) -> int:
         )
     except AssistantError as exc:
         return fail(exc.display())
+    except TurnInterrupted as exc:
+        return _interrupted(exc.answer, args.json)
     return _finish(answer, args.json)
 
 
 @_pipe_safe
 def run_summarize(args: argparse.Namespace) -> int:
     """`ra summarize PAPER` (or `--topic TOPIC`): a cited summary."""
+    _sigterm_as_interrupt()
     try:
         assistant = _open(args)
         summarize = assistant.summarize_topic if args.topic else assistant.summarize
         answer = summarize(args.paper, on_delta=None if args.json else _write)
     except AssistantError as exc:
         return fail(exc.display())
+    except TurnInterrupted as exc:
+        return _interrupted(exc.answer, args.json)
     return _finish(answer, args.json)
 
 
