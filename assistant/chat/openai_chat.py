@@ -163,6 +163,23 @@ class OpenAIChatModel:
         request: ModelRequest | None = None,
     ) -> Iterator[StreamEvent]:
         """Stream the answer; see `ChatModel.stream` for the contract."""
+        try:
+            yield from self._stream(messages, max_tokens, cancel)
+        except ModelError as exc:
+            if exc.kind in ("context_length", "connection_lost", "protocol"):
+                # llama.cpp resets kept-alive connections after such a failure: start afresh.
+                self._reset_client()
+            raise
+
+    def _reset_client(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def _stream(
+        self, messages: list[ChatMessage], max_tokens: int, cancel: threading.Event | None
+    ) -> Iterator[StreamEvent]:
         payload = [m.model_dump() for m in messages]
         where = self._where()
         opened = yield from open_request(self._get_client(), payload, max_tokens, where, cancel)
