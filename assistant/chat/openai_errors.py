@@ -69,7 +69,7 @@ def overflow_error(where: Where, detail: str) -> ModelError:
     return ModelError(
         "context_length",
         f"the model server at {where.endpoint} {detail}: the prompt probably overflowed"
-        f" model {where.model!r}'s context window",
+        f" the context window of model {where.model!r}",
         OVERFLOW_HINT,
     )
 
