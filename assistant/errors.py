@@ -105,6 +105,14 @@ class ConversationNotFound(AssistantError):
         self.conversation_id = conversation_id
 
 
+def require_text(text: str, what: str) -> str:
+    """`text` stripped; a usage `AssistantError` ("the question is empty") when nothing is left."""
+    text = text.strip()
+    if not text:
+        raise AssistantError(f"the {what} is empty")
+    return text
+
+
 class TurnInterrupted(KeyboardInterrupt):
     """Ctrl-C (or SIGTERM, turned into KeyboardInterrupt by the CLI) stopped a turn.
 

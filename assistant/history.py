@@ -102,6 +102,7 @@ class HistoryStore:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=5000")
             conn.executescript(SCHEMA)
+            _migrate(conn)
             self._conn = conn
         return self._conn
 
@@ -216,6 +217,7 @@ class HistoryStore:
                 .execute(
                     "SELECT c.id, c.title, c.created_at, c.updated_at, COUNT(t.id)"
                     " FROM conversations c LEFT JOIN turns t ON t.conversation_id = c.id"
+                    " WHERE c.deleted_at IS NULL"
                     " GROUP BY c.id ORDER BY c.updated_at DESC, c.created_at DESC"
                 )
                 .fetchall()
@@ -257,3 +259,70 @@ class HistoryStore:
         return Conversation(
             id=head[0], title=head[1], created_at=head[2], updated_at=head[3], turns=turns
         )
+
+    # ----- managing conversations (rename, trash with undo, the last one viewed) -----
+
+    def rename_conversation(self, conversation_id: str, title: str) -> None:
+        """Give a conversation a new title."""
+        title = " ".join(title.split())[:200]
+        cursor = self._write(
+            "UPDATE conversations SET title = ? WHERE id = ?",
+            (self._redact(title) or "", conversation_id),
+        )
+        if cursor.rowcount == 0:
+            raise ConversationNotFound(conversation_id)
+
+    def trash_conversation(self, conversation_id: str) -> None:
+        """Hide a conversation from the list (`restore_conversation` undoes it)."""
+        cursor = self._write(
+            "UPDATE conversations SET deleted_at = ? WHERE id = ?", (time.time(), conversation_id)
+        )
+        if cursor.rowcount == 0:
+            raise ConversationNotFound(conversation_id)
+
+    def restore_conversation(self, conversation_id: str) -> None:
+        """Bring a trashed conversation back."""
+        cursor = self._write(
+            "UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,)
+        )
+        if cursor.rowcount == 0:
+            raise ConversationNotFound(conversation_id)
+
+    def empty_trash(self, older_than_s: float = 0.0) -> int:
+        """Delete conversations trashed more than `older_than_s` seconds ago; the count."""
+        cursor = self._write(
+            "DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
+            (time.time() - older_than_s,),
+        )
+        return cursor.rowcount
+
+    def mark_viewed(self, conversation_id: str) -> None:
+        """Remember that this conversation is the one on screen (reopened on next start)."""
+        self._write(
+            "UPDATE conversations SET viewed_at = ? WHERE id = ?", (time.time(), conversation_id)
+        )
+
+    def last_viewed(self) -> str | None:
+        """The conversation viewed last (not trashed), else the most recently updated."""
+        with self._lock:
+            row = (
+                self._db()
+                .execute(
+                    "SELECT id FROM conversations WHERE deleted_at IS NULL"
+                    " ORDER BY COALESCE(viewed_at, 0) DESC, updated_at DESC LIMIT 1"
+                )
+                .fetchone()
+            )
+        return str(row[0]) if row else None
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Columns added after the first release (older files gain them in place)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(conversations)")}
+    for name in ("deleted_at", "viewed_at"):
+        if name not in columns:
+            try:
+                conn.execute(f"ALTER TABLE conversations ADD COLUMN {name} REAL")
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise

@@ -96,6 +96,7 @@ class OpenAIServer:
         self.default = default
         self.requests: list[Seen] = []  # chat API calls
         self.probes: list[Seen] = []  # GET /props, GET /v1/models, POST /api/show
+        self.models: list[str] = ["test-model"]
         self._script: list[Reply] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -103,7 +104,7 @@ class OpenAIServer:
         # Optional parameters answered with a 400 naming them ("temperature", ...).
         self.rejects: set[str] = set()
         self.props: dict[str, Any] | None = None  # llama.cpp GET /props
-        self.models: dict[str, Any] | None = None  # GET /v1/models (vLLM adds max_model_len)
+        self.model_lens: dict[str, int] = {}  # vLLM's max_model_len per model in /v1/models
         self.ollama_show: dict[str, Any] | None = None  # Ollama POST /api/show
         self.release = threading.Event()  # lets a `hold_after` reply go on
         self.held = threading.Event()  # set when a reply starts holding
@@ -177,15 +178,22 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        # `GET /v1/models` (the TUI's /model list, vLLM's max_model_len), llama.cpp's /props.
         owner = self.owner
         owner.probes.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, {}))
         path = self.path.rstrip("/")
         if path == "/props" and owner.props is not None:
             self._json(200, owner.props)
-        elif path.endswith("/models") and owner.models is not None:
-            self._json(200, owner.models)
-        else:
+            return
+        if not path.endswith("/models"):
             self._json(404, {"error": {"message": f"no route {self.path}", "code": None}})
+            return
+        data = [
+            {"id": m, "object": "model", "created": 0, "owned_by": "test"}
+            | ({"max_model_len": owner.model_lens[m]} if m in owner.model_lens else {})
+            for m in owner.models
+        ]
+        self._json(200, {"object": "list", "data": data})
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)

@@ -366,9 +366,7 @@ def test_cancel_closes_the_response_at_once(server: OpenAIServer) -> None:
             "llama.cpp /props",
         ),
         (
-            lambda s: setattr(
-                s, "models", {"data": [{"id": "test-model", "max_model_len": 12288}]}
-            ),
+            lambda s: s.model_lens.update({"test-model": 12288}),
             12288,
             "max_model_len",
         ),

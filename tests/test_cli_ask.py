@@ -115,7 +115,12 @@ def test_errors_are_one_line_on_stderr(
 
 
 def test_history_list_export_delete(home: Path, tmp_path: Path) -> None:
-    asked = ra_json(home, "ask", "Which work trains a conversation model called COSMO?")
+    # A one-shot `ra ask` stays out of history; `--save` keeps it.
+    before = {c["id"] for c in ra_json(home, "history")}
+    unsaved = ra_json(home, "ask", "Which work trains a conversation model called COSMO?")
+    assert unsaved["conversation_id"] is None
+    assert {c["id"] for c in ra_json(home, "history")} == before
+    asked = ra_json(home, "ask", "Which work trains a conversation model called COSMO?", "--save")
     cid = asked["conversation_id"]
     listed = ra_json(home, "history")
     assert cid in [c["id"] for c in listed]

@@ -16,15 +16,15 @@ from textual.widgets import DataTable, Markdown
 from assistant.config import Settings
 from assistant.history import HistoryStore
 from assistant.orchestrator import Assistant
-from shells.tui import actions
+from shells.tui import render
 from shells.tui.app import ResearchApp
-from shells.tui.chat import AnswerMessage, CitationLine, NoticeMessage, UserMessage
 from shells.tui.citations import MarkerStream, cite_number, linkify
-from shells.tui.help import HelpScreen
-from shells.tui.history import HistoryScreen
+from shells.tui.screens.help import HelpScreen
+from shells.tui.screens.history import HistoryScreen
 from shells.tui.slash import CompletionSource, SlashError, complete, parse
-from shells.tui.sources import SourceItem
 from shells.tui.theme import DARK, LIGHT, background_is_light, choose_theme
+from shells.tui.widgets.chat_log import AnswerMessage, CitationLine, NoticeMessage, UserMessage
+from shells.tui.widgets.sources import SourceItem
 
 QUESTION = "What is X-Teaming?"
 pytestmark = pytest.mark.anyio
@@ -57,7 +57,7 @@ async def ready(pilot: Pilot[Any]) -> ResearchApp:
     """Wait until the assistant is open and warmed up."""
     app = pilot.app
     assert isinstance(app, ResearchApp)
-    await until(pilot, app._assistant_ready.is_set)
+    await until(pilot, app.session.ready.is_set)
     await pilot.pause()
     return app
 
@@ -148,7 +148,7 @@ def test_theme_choice() -> None:
 
 
 def test_papers_notice_filters(seed_index: Any) -> None:
-    title, body = actions.papers_notice(seed_index.papers(), "wildguard")
+    title, body = render.papers_notice(seed_index.papers(), "wildguard")
     assert title.startswith("1 papers") or title.startswith("2 papers")
     assert "WildGuard" in body
 
@@ -228,8 +228,12 @@ async def test_model_failure_notifies_and_keeps_the_input(
         await until(pilot, lambda: app.assistant and app.assistant.model_name.endswith("midstream"))
         message = await ask(pilot, QUESTION)
         assert message.answer is not None and message.answer.incomplete
-        assert any(sev == "error" for _, sev in notifications(app))
+        # One display per error: the answer block says it, no notification repeats it.
+        assert "Incomplete answer" in str(message.query_one(".flags").render())
+        assert not [m for m, sev in notifications(app) if sev == "error"]
         assert app.prompt.value == QUESTION
+        assert app.prompt.selected_text == QUESTION  # typing replaces it, never appends
+        assert app.prompt.has_focus
         assert app.is_running
 
 
@@ -249,8 +253,10 @@ async def test_unreachable_server_notifies_and_keeps_the_input(
         await ready(pilot)
         message = await ask(pilot, QUESTION)
         assert "-failed" in message.classes
-        errors = [m for m, sev in notifications(app) if sev == "error"]
-        assert errors and any("\n" in m for m in errors)  # the message and its hint
+        flags = str(message.query_one(".flags").render())
+        assert "cannot reach" in flags and "\n" in flags  # the message and its hint
+        assert "--model" not in flags  # hints name the chat's actions, not CLI flags
+        assert not [m for m, sev in notifications(app) if sev == "error"]
         assert app.prompt.value == QUESTION
 
 
@@ -292,10 +298,14 @@ async def test_slash_commands(
         await until(pilot, lambda: not app.running)
         await until(pilot, lambda: app.prompt.value)
         assert app.prompt.value == "/summarize zzqx-no-such-paper"
-        assert any("no paper matches" in m for m, _ in notifications(app))
+        assert "no paper matches" in str(last_answer(app).query_one(".flags").render())
 
-        # /export [path]
+        # /export [path]: never creates a folder
         target = tmp_path / "out" / "chat.md"
+        await submit(pilot, f"/export {target}")
+        await until(pilot, lambda: any("does not exist" in m for m, _ in notifications(app)))
+        assert not target.parent.exists()
+        target.parent.mkdir()
         await submit(pilot, f"/export {target}")
         await until(pilot, target.exists)
         assert "WildGuard" in target.read_text()
@@ -349,12 +359,14 @@ async def test_resume_and_delete_from_history(
         assert [str(m.render()) for m in app.chat.query(UserMessage)] == [QUESTION]
         assert app.chat.answers[0].answer is not None
 
-        # Delete the other conversation.
+        # Delete the other conversation (after a confirmation).
         await pilot.press("ctrl+r")
         await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
         await pilot.press("d")
-        await pilot.pause()
-        assert app.screen.query_one(DataTable).row_count == 1
+        await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
         await pilot.press("escape")
 
 
@@ -414,11 +426,11 @@ async def test_narrow_terminal_toggles_sources(
     seed_settings: Settings, seed_index: Any, tmp_path: Path
 ) -> None:
     app = make_app(seed_settings, seed_index, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(100, 24)) as pilot:
         await ready(pilot)
-        assert not app.sources.display  # nothing to show yet on a narrow screen
+        assert not app.sources.display  # nothing to show yet
         await ask(pilot, QUESTION)
-        assert app.sources.display  # shown with the first answer
+        assert app.sources.display  # shown beside the chat with the first answer
         await pilot.press("ctrl+b")
         assert not app.sources.display
         await pilot.press("ctrl+b")

@@ -8,28 +8,24 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
-import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.errors import AssistantError, TurnInterrupted
-from shells.commands.common import fail, print_json, settings_from_args
+from assistant.errors import TurnInterrupted
+from shells.commands.common import fail, open_assistant, print_json
 
 if TYPE_CHECKING:
     from assistant.answer import Answer
-    from assistant.orchestrator import Assistant
 
 EXIT_INCOMPLETE = 3
 EXIT_INTERRUPTED = 130
 
 
 def _sigterm_as_interrupt() -> None:
-    """SIGTERM stops a turn like Ctrl-C: the partial answer is kept, saved and printed."""
+    """SIGTERM stops a turn like Ctrl-C: the partial answer is kept, printed (and saved)."""
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -45,38 +41,12 @@ def _interrupted(answer: Answer, as_json: bool) -> int:
     else:
         _write("\n")
         _print_footer(answer)
-    print(
-        "ra: interrupted; the partial answer is saved, marked incomplete"
-        f" (conversation {answer.conversation_id})",
-        file=sys.stderr,
-    )
+    if answer.turn_id is not None:
+        where = f"saved in history, marked incomplete (conversation {answer.conversation_id})"
+    else:
+        where = "not saved (pass --save to keep answers in history)"
+    print(f"ra: interrupted; the partial answer is {where}", file=sys.stderr)
     return EXIT_INTERRUPTED
-
-
-def _pipe_safe(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """`ra ... | head`: a closed stdout ends the command quietly."""
-
-    @functools.wraps(command)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except BrokenPipeError:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            return 0
-
-    return run
-
-
-def _open(args: argparse.Namespace) -> Assistant:
-    """The Assistant for the command's settings, with the seeds indexed on first run."""
-    from assistant.orchestrator import Assistant
-
-    assistant = Assistant(settings_from_args(args))
-    if assistant.corpus_size() == 0:
-        print("ra: the index is empty; indexing the shipped seed papers…", file=sys.stderr)
-        assistant.ensure_index()
-    return assistant
 
 
 def _write(text: str) -> None:
@@ -116,70 +86,60 @@ def _print_footer(answer: Answer) -> None:
         _write("\n".join(lines) + "\n")
 
 
-@_pipe_safe
 def run_ask(args: argparse.Namespace) -> int:
     """`ra ask QUESTION`: a grounded, cited answer."""
     _sigterm_as_interrupt()
     try:
-        assistant = _open(args)
+        assistant = open_assistant(args)
         answer = assistant.ask(
             args.question,
             conversation_id=args.conversation,
             k=args.k,
             on_delta=None if args.json else _write,
+            # One-shots stay out of history unless asked for (or continuing a conversation).
+            save=args.save or bool(args.conversation),
         )
-    except AssistantError as exc:
-        return fail(exc.display())
     except TurnInterrupted as exc:
         return _interrupted(exc.answer, args.json)
     return _finish(answer, args.json)
 
 
-@_pipe_safe
 def run_summarize(args: argparse.Namespace) -> int:
     """`ra summarize PAPER` (or `--topic TOPIC`): a cited summary."""
     _sigterm_as_interrupt()
     try:
-        assistant = _open(args)
+        assistant = open_assistant(args)
         summarize = assistant.summarize_topic if args.topic else assistant.summarize
-        answer = summarize(args.paper, on_delta=None if args.json else _write)
-    except AssistantError as exc:
-        return fail(exc.display())
+        answer = summarize(args.paper, on_delta=None if args.json else _write, save=args.save)
     except TurnInterrupted as exc:
         return _interrupted(exc.answer, args.json)
     return _finish(answer, args.json)
 
 
-@_pipe_safe
 def run_history(args: argparse.Namespace) -> int:
     """`ra history [list|show|export|delete] [ID]`: saved conversations."""
-    from assistant.orchestrator import Assistant
-
-    assistant = Assistant(settings_from_args(args))
-    try:
-        if args.action == "list":
-            conversations = assistant.conversations()
-            if args.json:
-                print_json(conversations)
-                return 0
-            if not conversations:
-                print("No saved conversations.")
-            for c in conversations:
-                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
-                print(f"{c.id}  {when}  {c.turns:>3} turns  {c.title}")
+    assistant = open_assistant(args, seed=False)
+    if args.action == "list":
+        conversations = assistant.conversations()
+        if args.json:
+            print_json(conversations)
             return 0
-        if not args.conversation:
-            return fail(f"`ra history {args.action}` needs a conversation id (see `ra history`)")
-        if args.action == "delete":
-            assistant.delete_conversation(args.conversation)
-            print(f"Deleted conversation {args.conversation}.")
-            return 0
-        if args.action == "show" and args.json:
-            print_json(assistant.conversation(args.conversation))
-            return 0
-        markdown = assistant.export_markdown(args.conversation)
-    except AssistantError as exc:
-        return fail(exc.display())
+        if not conversations:
+            print("No saved conversations.")
+        for c in conversations:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
+            print(f"{c.id}  {when}  {c.turns:>3} turns  {c.title}")
+        return 0
+    if not args.conversation:
+        return fail(f"`ra history {args.action}` needs a conversation id (see `ra history`)", 2)
+    if args.action == "delete":
+        assistant.delete_conversation(args.conversation)
+        print(f"Deleted conversation {args.conversation}.")
+        return 0
+    if args.action == "show" and args.json:
+        print_json(assistant.conversation(args.conversation))
+        return 0
+    markdown = assistant.export_markdown(args.conversation)
     if args.action == "export" and args.out:
         try:
             Path(args.out).write_text(markdown, encoding="utf-8")

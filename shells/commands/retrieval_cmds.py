@@ -8,15 +8,11 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from shells.commands.common import fail, print_json, settings_from_args
+from retrieval.hygiene import clean_display
+from shells.commands.common import console as make_console
+from shells.commands.common import notice, open_assistant, print_json
 
 EXIT_SKIPPED = 2  # ingest finished but some records or files were skipped
-
-
-def _open_index(args: argparse.Namespace) -> Any:
-    from retrieval.index import PaperIndex
-
-    return PaperIndex(settings_from_args(args).retrieval())
 
 
 def _progress_bar(enabled: bool) -> tuple[AbstractContextManager[Any], Any]:
@@ -44,23 +40,19 @@ def _progress_bar(enabled: bool) -> tuple[AbstractContextManager[Any], Any]:
 
 def run_ingest(args: argparse.Namespace) -> int:
     """Index files (default: the seeds); exit 2 when records or files were skipped."""
-    from retrieval.store import StoreError
-
-    index = _open_index(args)
+    assistant = open_assistant(args, seed=False)
     paths = [Path(p) for p in args.paths]
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        return fail(f"no such file or folder: {', '.join(missing)}")
     bar, update = _progress_bar(not args.no_progress and not args.json)
-    try:
-        with bar:
-            report = index.ingest(paths or None, progress=update, reindex=args.reindex)
-    except StoreError as exc:
-        return fail(str(exc))
+    with bar:
+        report = assistant.ingest(
+            paths or None, progress=update, reindex=args.reindex, notice=notice
+        )
     for problem in report.file_errors:
         print(f"ra: skipped file {problem}", file=sys.stderr)
     for issue in report.issues:
         print(f"ra: skipped record {issue}", file=sys.stderr)
+    for conflict in report.conflicts:
+        print(f"ra: {conflict}", file=sys.stderr)
     if args.json:
         data = report.model_dump(mode="json")
         data["ok"] = report.ok
@@ -85,28 +77,12 @@ def run_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ensure_seeded(index: Any, quiet: bool) -> None:
-    """A first run with an empty index indexes the shipped seeds."""
-    if index.count() == 0:
-        if not quiet:
-            print("ra: the index is empty; indexing the shipped seed papers…", file=sys.stderr)
-        index.ingest()
-
-
 def run_papers(args: argparse.Namespace) -> int:
     """List the papers in the index."""
-    from retrieval.store import StoreError
-
-    index = _open_index(args)
-    try:
-        _ensure_seeded(index, args.json)
-        papers = index.papers()
-    except StoreError as exc:
-        return fail(str(exc))
+    papers = open_assistant(args).papers()
     if args.json:
         print_json(papers)
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("id", "year", "title", "authors", box=None, pad_edge=False)
@@ -114,8 +90,13 @@ def run_papers(args: argparse.Namespace) -> int:
         authors = ", ".join(paper.authors[:2]) + (
             " et al." if len(paper.authors) > 2 or paper.authors_truncated else ""
         )
-        table.add_row(paper.paper_id, str(paper.year or ""), paper.title, authors)
-    console = Console()
+        table.add_row(
+            paper.paper_id,
+            str(paper.year or ""),
+            clean_display(paper.title),
+            clean_display(authors),
+        )
+    console = make_console()
     console.print(table)
     console.print(f"{len(papers)} papers")
     return 0
@@ -123,22 +104,15 @@ def run_papers(args: argparse.Namespace) -> int:
 
 def run_search(args: argparse.Namespace) -> int:
     """Hybrid search, one hit per paper."""
-    from retrieval.store import StoreError
-
-    index = _open_index(args)
     year_from, year_to = args.year or (None, None)
-    try:
-        _ensure_seeded(index, args.json)
-        hits = index.search(
-            args.query,
-            k=args.k,
-            year_from=year_from,
-            year_to=year_to,
-            author=args.author,
-            mode=args.mode,
-        )
-    except StoreError as exc:
-        return fail(str(exc))
+    hits = open_assistant(args).search(
+        args.query,
+        k=args.k,
+        year_from=year_from,
+        year_to=year_to,
+        author=args.author,
+        mode=args.mode,
+    )
     if args.json:
         print_json([h.model_dump(mode="json", exclude={"matched_chunks"}) for h in hits])
         return 0
@@ -146,8 +120,10 @@ def run_search(args: argparse.Namespace) -> int:
         print("No papers match.")
         return 0
     for rank, hit in enumerate(hits, 1):
-        ident = f"arXiv:{hit.arxiv_id}" if hit.arxiv_id else hit.paper_id
-        print(f"{rank}. {hit.title} ({hit.year or 'n.d.'}) [{ident}]  score {hit.score:.4f}")
-        print(f"   {', '.join(hit.authors[:3])}")
-        print(f"   {hit.snippet}")
+        ident = clean_display(f"arXiv:{hit.arxiv_id}" if hit.arxiv_id else hit.paper_id)
+        # Corpus text never reaches the terminal raw (escape sequences, bidi overrides).
+        title, authors = clean_display(hit.title), clean_display(", ".join(hit.authors[:3]))
+        print(f"{rank}. {title} ({hit.year or 'n.d.'}) [{ident}]  score {hit.score:.4f}")
+        print(f"   {authors}")
+        print(f"   {clean_display(hit.snippet)}")
     return 0

@@ -1,83 +1,53 @@
-"""`ra chat`: the Textual app, a thin layer over `assistant.orchestrator.Assistant`.
+"""`ra chat`: the Textual app. It composes the widgets and routes their messages.
 
-The assistant (and the index behind it: chromadb takes most of a second to import) is
-opened in a thread worker after the first paint. Questions asked before it is ready wait
-for it. Every model call runs in a thread worker and streams deltas back with
-`call_from_thread`; errors become notifications and never end the app.
+The `Session` widget owns the Assistant and does every slow thing in thread workers (the
+index opens after the first paint); it answers with messages handled here. Commands come
+from one table (`keymap`): keys, slash commands and palette entries all call the same
+`action_<name>` methods. Whatever happens, focus comes back to the input box.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Callable, Iterable
-from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
+from textual import events, on
+from textual.app import App, ComposeResult
+from textual.binding import BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Footer
 
 from assistant.errors import AssistantError
-from shells.tui import actions, commands
-from shells.tui.chat import AnswerMessage, ChatLog
-from shells.tui.help import HelpScreen
-from shells.tui.history import HistoryScreen
+from shells.tui import keymap, render
+from shells.tui.actions import ChatActions
 from shells.tui.palette import PaperCommands
-from shells.tui.prompt import PromptInput
-from shells.tui.slash import CompletionSource, SlashCommand, SlashError, is_command, parse
-from shells.tui.sources import SourcesPanel
-from shells.tui.status import StatusBar
+from shells.tui.screens.dialogs import ConfirmScreen, PickScreen
+from shells.tui.slash import CompletionSource, SlashError, is_command, parse
+from shells.tui.state import StateFile
 from shells.tui.theme import DARK, choose_theme
+from shells.tui.widgets.chat_log import AnswerMessage, ChatLog
+from shells.tui.widgets.prompt import PromptArea
+from shells.tui.widgets.session import AssistantFactory, Session, candidates_of
+from shells.tui.widgets.sources import SourcesPanel
+from shells.tui.widgets.status import StatusBar
 
 if TYPE_CHECKING:
-    from assistant.answer import Answer
     from assistant.config import Settings
     from assistant.history import Conversation
     from assistant.orchestrator import Assistant
     from retrieval.models import Paper
 
-AssistantFactory = Callable[["Settings"], "Assistant"]
+BUSY = "An answer is being written: press Escape to stop it."
 
 
-def _default_factory(settings: Settings) -> Assistant:
-    from assistant.orchestrator import Assistant
-
-    return Assistant(settings)
-
-
-def _warm_up(assistant: Assistant) -> None:
-    """Load the embedding model, the search structures and the tokenizer before the first
-    question, so that it is answered as fast as the later ones."""
-    from retrieval.tokens import count_tokens
-
-    assistant.search("warm up", k=1)
-    count_tokens("warm up")
-
-
-class ResearchApp(App[None]):
-    """The chat UI: chat log, sources panel, input line, status line and footer."""
+class ResearchApp(ChatActions):
+    """The chat UI: chat log, sources panel, input box, status line and footer."""
 
     TITLE = "Research assistant"
     CSS_PATH = "app.tcss"
-    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012 (App declares it without ClassVar)
-        (0, "-narrow"),
-        (110, "-wide"),
-    ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (keymap.NARROW, "-wide")]  # noqa: RUF012
     COMMANDS = App.COMMANDS | {PaperCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+n", "new_chat", "New"),
-        Binding("ctrl+l", "focus_input", "Input"),
-        Binding("ctrl+b", "toggle_sources", "Sources"),
-        Binding("ctrl+r", "history", "History"),
-        Binding("ctrl+y", "copy_answer", "Copy"),
-        Binding("escape", "cancel", "Stop"),
-        Binding("f1", "help", "Help", show=False),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(keymap.bindings())
 
     def __init__(
         self,
@@ -90,42 +60,58 @@ class ResearchApp(App[None]):
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.assistant: Assistant | None = None
         self.conversation_id: str | None = None
         self.completion = CompletionSource()
-        self._factory = assistant_factory or _default_factory
+        self.state = StateFile(settings.home)
+        self.session = Session(settings, assistant_factory)
         self._resume = resume
         self._show_timings = show_timings
-        self._theme_name = theme or choose_theme()
-        self._assistant_ready = threading.Event()
-        self._open_error: AssistantError | None = None
+        self._theme_name = theme or choose_theme(saved=self.state.state.theme)
         self._papers: dict[str, Paper] = {}
         self._cancel: threading.Event | None = None
+        self._turn: tuple[AnswerMessage, str] | None = None  # the answer being written, line
         self._selected: AnswerMessage | None = None
         self._sources_user_choice: bool | None = None
 
     # ----------------------------------------------------------------- layout
 
     def compose(self) -> ComposeResult:
-        # Kept as attributes: worker threads reach them without querying the DOM.
+        # Kept as attributes: the handlers reach them without querying the DOM.
         self.chat = ChatLog(id="chat")
         self.sources = SourcesPanel(id="sources")
-        self.prompt = PromptInput(self.completion, id="prompt")
+        self.prompt = PromptArea(
+            self.completion,
+            recall=self.state.state.inputs,
+            on_send=self.state.remember_input,
+            id="prompt",
+        )
         self.status = StatusBar(show_timings=self._show_timings, id="status")
+        yield self.session
         with Horizontal(id="main"):
             yield self.chat
             yield self.sources
         yield self.prompt
         yield self.status
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.theme = self._theme_name if self._theme_name in self.available_themes else DARK
+        self.theme_changed_signal.subscribe(
+            self, lambda theme: self.state.remember_theme(theme.name)
+        )
         self.status.set_model(self.settings.resolved_model)
-        self.sources.display = self.size.width >= 110
+        self.sources.display = False  # shown with the first answer that has sources
         self.prompt.focus()
         # Open the index only once the first frame is on screen.
-        self.call_after_refresh(self.open_assistant)
+        self.call_after_refresh(self.session.open, resume=self._resume)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.status.set_compact(event.size.width < keymap.NARROW)
+
+    @property
+    def assistant(self) -> Assistant | None:
+        """The open Assistant (None until the index is open)."""
+        return self.session.assistant
 
     @property
     def paper_list(self) -> list[Paper]:
@@ -135,83 +121,92 @@ class ResearchApp(App[None]):
     @property
     def model_name(self) -> str:
         """The model in use."""
-        return self.assistant.model_name if self.assistant else self.settings.resolved_model
+        assistant = self.session.assistant
+        return assistant.model_name if assistant else self.settings.resolved_model
 
-    @property
-    def running(self) -> bool:
-        """True while an answer is being written."""
-        return self._cancel is not None
+    # ------------------------------------------------------ the session's news
 
-    # ------------------------------------------------------ opening the index
-
-    @work(thread=True, exclusive=True, group="open")
-    def open_assistant(self) -> None:
-        """Open the assistant (indexing the seeds if the index is empty), then warm it up."""
-        try:
-            assistant = self._factory(self.settings)
-            size = assistant.corpus_size()
-            if size == 0:
-                assistant.ensure_index(progress=self._index_progress)
-                size = assistant.corpus_size()
-            papers = assistant.papers()
-            conversation = None
-            if self._resume:
-                infos = assistant.conversations()
-                if infos:
-                    conversation = assistant.conversation(infos[0].id)
-            self.assistant = assistant
-            self.call_ui(self._opened, assistant, size, papers, conversation)
-            _warm_up(assistant)
-            self.call_ui(self.status.set_corpus, size)
-        except AssistantError as error:
-            self._open_error = error
-            self.call_ui(self._open_failed, error)
-        except Exception as error:  # never crash the UI on a broken index
-            wrapped = AssistantError(f"could not open the index: {error}", "try `ra ingest`")
-            self._open_error = wrapped
-            self.call_ui(self._open_failed, wrapped)
-        finally:
-            self._assistant_ready.set()
-
-    def _index_progress(self, done: int, total: int) -> None:
-        self.call_ui(self.status.show_progress, done, total)
-
-    async def _opened(
-        self,
-        assistant: Assistant,
-        size: int,
-        papers: list[Paper],
-        conversation: Conversation | None,
-    ) -> None:
+    def _set_papers(self, papers: list[Paper], note: str | None = None) -> None:
         self._papers = {paper.paper_id: paper for paper in papers}
         self.completion.papers = sorted({p.title for p in papers} | {p.paper_id for p in papers})
-        self.completion.models = actions.model_names(assistant.model_name)
-        self.status.hide_progress()
-        self.status.set_corpus(size, note=f"{size} papers · loading search…")
-        self.status.set_model(assistant.model_name)
-        if conversation is not None and not self.running and not self.chat.answers:
-            await self.load_conversation(conversation)
+        self.status.set_corpus(len(papers), note=note)
 
-    def _open_failed(self, error: AssistantError) -> None:
+    async def on_session_opened(self, message: Session.Opened) -> None:
+        size = len(message.papers)
+        self._set_papers(message.papers, note=f"{size} papers · loading search…")
+        self.completion.models = render.model_names(self.model_name)
         self.status.hide_progress()
-        self.status.set_corpus(None, note="index unavailable")
-        self.notify_error(error, title="Could not open the index")
+        self.status.set_model(self.model_name)
+        if message.conversation is not None and not self.running and not self.chat.answers:
+            await self.load_conversation(message.conversation)
 
-    def wait_ready(self) -> Assistant | None:
-        """Block (in a worker thread) until the assistant is open; None if it failed."""
-        self._assistant_ready.wait()
-        return self.assistant
+    def on_session_ready(self, message: Session.Ready) -> None:
+        self.status.set_corpus(len(self._papers) or message.size)
+
+    def on_session_progress(self, message: Session.Progress) -> None:
+        self.status.show_progress(message.done, message.total)
+
+    def on_session_index_changed(self, message: Session.IndexChanged) -> None:
+        before = len(self._papers)
+        self._set_papers(message.papers)
+        if before and before != len(message.papers):
+            self.notify(f"The index changed: {len(message.papers)} papers.", title="Index")
+
+    def on_session_failed(self, message: Session.Failed) -> None:
+        if message.title.startswith("Could not open"):
+            self.status.hide_progress()
+            self.status.set_corpus(None, note="index unavailable")
+        self.notify_error(message.error, title=message.title)
+        if message.line:
+            self.restore_input(message.line)
+        else:
+            self.prompt.focus()
+
+    async def on_session_notice(self, message: Session.Notice) -> None:
+        await self.chat.add_notice(message.title, message.body)
+
+    def on_session_info(self, message: Session.Info) -> None:
+        self.notify(message.text, title=message.title)
+
+    async def on_session_loaded(self, message: Session.Loaded) -> None:
+        await self.load_conversation(message.conversation)
+        self.prompt.focus()
+
+    def on_session_models(self, message: Session.Models) -> None:
+        self.completion.models = render.model_names(message.current, message.names)
+        if not message.pick:
+            return
+        options = [
+            (name, f"{'● ' if name == message.current else '  '}{name}")
+            for name in self.completion.models
+        ]
+        self.push_screen(PickScreen("Models (Enter to switch)", options), self._model_picked)
+
+    def _model_picked(self, name: str | None) -> None:
+        if name:
+            self.session.run("set_model", name, line=f"/model {name}")
+        self.prompt.focus()
+
+    def on_session_model_set(self, message: Session.ModelSet) -> None:
+        self.status.set_model(message.name)
+        self.notify(f"Now using {message.name}", title="Model")
+
+    def on_session_export_exists(self, message: Session.ExportExists) -> None:
+        def done(yes: bool | None) -> None:
+            if yes and self.conversation_id:
+                self.session.run("export", self.conversation_id, message.path, True)
+            self.prompt.focus()
+
+        self.push_screen(ConfirmScreen(f"{message.path} exists. Overwrite it?", "Overwrite"), done)
 
     # ------------------------------------------------------------- the input
 
-    @on(Input.Submitted, "#prompt")
-    async def submitted(self, event: Input.Submitted) -> None:
+    @on(PromptArea.Submitted)
+    async def submitted(self, event: PromptArea.Submitted) -> None:
         """A question or a slash command."""
         text = event.value.strip()
-        if not text:
-            return
         if self.running:
-            self.notify("An answer is being written: press Escape to stop it.", severity="warning")
+            self.notify(BUSY, severity="warning")
             return
         if not is_command(text):
             self.prompt.value = ""
@@ -221,125 +216,116 @@ class ResearchApp(App[None]):
             command = parse(text)
         except SlashError as error:
             self.notify(str(error), title="Command", severity="error")
+            self.restore_input(text)
             return
         self.prompt.value = ""
-        await self.run_command(command, text)
+        await self.run_command(command.name, command.arg, text)
 
-    async def run_command(self, command: SlashCommand, line: str) -> None:
-        """Dispatch a parsed slash command."""
-        if command.name == "summarize":
-            await self.start_turn(line, "summarize", command.arg)
-        elif command.name == "papers":
-            await self.chat.add_user(line)
-            self._in_thread(commands.papers, command.arg)
-        elif command.name == "search":
-            await self.chat.add_user(line)
-            self._in_thread(commands.search, command.arg)
-        elif command.name == "new":
-            await self.action_new_chat()
-        elif command.name == "history":
-            self.action_history()
-        elif command.name == "export":
-            self.export_conversation(command.arg)
-        elif command.name == "model":
-            self._in_thread(commands.switch_model, command.arg)
-        elif command.name == "help":
-            self.action_help()
+    async def run_command(self, name: str, arg: str, line: str) -> None:
+        """Run a slash command: the same `action_<name>` its key and palette entry call."""
+        spec = keymap.SLASH[name]
+        method = getattr(self, f"action_{name}")
+        result = method(arg, line) if spec.arg else method()
+        if result is not None:
+            await result
+
+    def restore_input(self, text: str) -> None:
+        """Give `text` back selected (typing replaces it), unless something new was typed."""
+        if not self.prompt.text.strip():
+            self.prompt.set_and_select(text)
+        self.prompt.focus()
+
+    def notify_error(self, error: AssistantError, *, title: str = "Error") -> None:
+        """One notification with the error and what to do in the chat."""
+        hint = render.tui_hint(error.hint)
+        text = error.message + (f"\n{hint}" if hint else "")
+        self.notify(text, title=title, severity="error", timeout=8)
+
+    def on_key(self, event: events.Key) -> None:
+        """A printable key while the input is not focused goes to the input (nothing lost)."""
+        if self.screen is not self.screen_stack[0] or self.prompt.has_focus:
+            return
+        if event.is_printable and event.character and event.key not in ("enter", "space"):
+            self.prompt.focus()
+            self.prompt.insert(event.character)
+            event.stop()
+
+    def on_app_focus(self) -> None:
+        """Back in the window: another terminal may have re-indexed."""
+        if self.session.assistant is not None:
+            self.session.check_index()
 
     # ---------------------------------------------------------------- turns
 
     async def start_turn(self, shown: str, kind: str, arg: str) -> None:
-        """Show the user's line and an empty answer, then run the turn in a worker."""
+        """Show the user's line and an empty answer, then run the turn in the session."""
         await self.chat.add_user(shown)
-        title = f"{'Summary' if kind == 'summarize' else 'Answer'} · {self.model_name}"
-        message = await self.chat.add_answer(title)
+        label = {"ask": "Answer", "summarize": "Summary", "topic": "Topic summary"}[kind]
+        message = await self.chat.add_answer(f"{label} · {self.model_name}")
         self._cancel = threading.Event()
+        self._turn = (message, shown)
         self.refresh_bindings()
-        self.run_turn(message, kind, arg, shown, self._cancel)
+        self.session.turn(message, kind, arg, self.conversation_id, self._cancel)
 
-    @work(thread=True, group="turn")
-    def run_turn(
-        self, message: AnswerMessage, kind: str, arg: str, shown: str, cancel: threading.Event
-    ) -> None:
-        """Ask or summarize, streaming into `message`."""
-        assistant = self.wait_ready()
-        if assistant is None:
-            error = self._open_error or AssistantError("the index is not open")
-            self.call_ui(self._turn_failed, message, shown, error)
+    def _current(self, token: object) -> AnswerMessage | None:
+        return self._turn[0] if self._turn is not None and self._turn[0] is token else None
+
+    async def on_session_stage(self, event: Session.Stage) -> None:
+        if (message := self._current(event.token)) is not None:
+            message.set_stage(event.text)
+
+    async def on_session_delta(self, event: Session.Delta) -> None:
+        if (message := self._current(event.token)) is not None:
+            await message.write(event.text)
+
+    async def on_session_turn_done(self, event: Session.TurnDone) -> None:
+        if (message := self._current(event.token)) is None or self._turn is None:
             return
-
-        write: Callable[[str], Any] = message.write
-
-        def on_delta(delta: str) -> None:
-            try:
-                self.call_from_thread(write, delta)
-            except RuntimeError:  # the app is closing
-                cancel.set()
-
-        try:
-            if kind == "summarize":
-                answer = assistant.summarize(
-                    arg, conversation_id=self.conversation_id, on_delta=on_delta, cancel=cancel
-                )
-            else:
-                answer = assistant.ask(
-                    arg, conversation_id=self.conversation_id, on_delta=on_delta, cancel=cancel
-                )
-        except AssistantError as error:
-            self.call_ui(self._turn_failed, message, shown, error)
-        except Exception as error:  # an unexpected bug must not take the UI down
-            wrapped = AssistantError(f"{type(error).__name__}: {error}", "this is a bug")
-            self.call_ui(self._turn_failed, message, shown, wrapped)
-        else:
-            self.call_ui(self._turn_done, message, answer, shown)
-
-    def call_ui(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """`call_from_thread` that tolerates the app having exited."""
-        with contextlib.suppress(RuntimeError):
-            self.call_from_thread(callback, *args, **kwargs)
-
-    async def _turn_done(self, message: AnswerMessage, answer: Answer, shown: str) -> None:
+        answer, shown = event.answer, self._turn[1]
         cancelled = self._cancel is not None and self._cancel.is_set()
-        if answer.conversation_id:
+        if answer.conversation_id and answer.conversation_id != self.conversation_id:
             self.conversation_id = answer.conversation_id
+            self.session.run("viewed", answer.conversation_id)
         try:
             await message.finish(answer)
             await self.select_answer(message)
             self.status.set_usage(answer)
             if answer.error and not cancelled:
-                self.notify(answer.error, title="The answer was cut short", severity="error")
+                self.restore_input(shown)  # the answer block says what went wrong
+        finally:
+            self._end_turn()
+
+    async def on_session_turn_failed(self, event: Session.TurnFailed) -> None:
+        if (message := self._current(event.token)) is None or self._turn is None:
+            return
+        shown, error = self._turn[1], event.error
+        try:
+            await message.fail(error.message, render.tui_hint(error.hint))
+            papers = candidates_of(error)
+            if papers:
+                options = [
+                    (p.paper_id, f"{p.title} ({p.year or 'n.d.'}) · {p.paper_id}") for p in papers
+                ]
+                self.push_screen(PickScreen("Which paper?", options), self._paper_picked)
+            else:
                 self.restore_input(shown)
         finally:
             self._end_turn()
 
-    async def _turn_failed(self, message: AnswerMessage, shown: str, error: AssistantError) -> None:
-        try:
-            await message.fail(error.display())
-            self.notify_error(error)
-            self.restore_input(shown)
-        finally:
-            self._end_turn()
+    def _paper_picked(self, paper_id: str | None) -> None:
+        if paper_id:
+            self.run_worker(self.start_turn(f"/summarize {paper_id}", "summarize", paper_id))
+        self.prompt.focus()
 
     def _end_turn(self) -> None:
         self._cancel = None
+        self._turn = None
         self.refresh_bindings()
-
-    def restore_input(self, text: str) -> None:
-        """Put `text` back in the input line (unless the user typed something new)."""
-        if not self.prompt.value:
-            self.prompt.value = text
-            self.prompt.cursor_position = len(text)
-        self.prompt.focus()
-
-    def notify_error(self, error: AssistantError, *, title: str = "Error") -> None:
-        """A notification with the error and how to fix it."""
-        text = error.message + (f"\n{error.hint}" if error.hint else "")
-        self.notify(text, title=title, severity="error", timeout=10)
 
     def summarize_paper(self, paper_id: str) -> None:
         """Summarize one paper (from the command palette)."""
         if self.running:
-            self.notify("An answer is being written: press Escape to stop it.", severity="warning")
+            self.notify(BUSY, severity="warning")
             return
         self.run_worker(self.start_turn(f"/summarize {paper_id}", "summarize", paper_id))
 
@@ -351,8 +337,9 @@ class ResearchApp(App[None]):
             self._selected.remove_class("-selected")
         self._selected = message
         message.add_class("-selected")
-        if message.answer is not None and self._sources_user_choice is None:
-            self.sources.display = True
+        has_sources = message.answer is not None and bool(message.answer.sources)
+        if self._sources_user_choice is None and not self.narrow:
+            self.sources.display = has_sources
         await self.sources.show_answer(message.answer, self._papers)
 
     @on(AnswerMessage.Selected)
@@ -364,8 +351,7 @@ class ResearchApp(App[None]):
     @on(AnswerMessage.CitationChosen)
     async def citation_chosen(self, event: AnswerMessage.CitationChosen) -> None:
         """Show the chosen citation's paper in the sources panel."""
-        answer = event.message.answer
-        if answer is None:
+        if event.message.answer is None:
             return
         if event.message is not self._selected:
             await self.select_answer(event.message)
@@ -376,8 +362,6 @@ class ResearchApp(App[None]):
                 severity="warning",
             )
 
-    # ---------------------------------------------------------- commands
-
     # -------------------------------------------------------- conversations
 
     async def load_conversation(self, conversation: Conversation) -> None:
@@ -386,8 +370,8 @@ class ResearchApp(App[None]):
         self.conversation_id = conversation.id
         last: AnswerMessage | None = None
         for turn in conversation.turns:
-            await self.chat.add_user(actions.turn_prompt(turn.kind, turn.question))
-            label = "Answer" if turn.kind == "answer" else "Summary"
+            await self.chat.add_user(render.turn_prompt(turn.kind, turn.question))
+            label = {"answer": "Answer", "summary": "Summary"}.get(turn.kind, "Topic summary")
             title = f"{label} · {turn.model or self.model_name}"
             if turn.answer is not None:
                 last = await self.chat.add_answer(title, turn.answer)
@@ -399,110 +383,10 @@ class ResearchApp(App[None]):
             await self.select_answer(last)
             self.status.set_usage(last.answer)
         else:
-            self._selected = None
-            await self.sources.show_answer(None, self._papers)
+            await self.clear_answer_selection()
 
-    async def action_new_chat(self) -> None:
-        """Start a new conversation."""
-        if self.running:
-            self.action_cancel()
-        self.conversation_id = None
+    async def clear_answer_selection(self) -> None:
         self._selected = None
-        await self.chat.clear()
         await self.sources.show_answer(None, self._papers)
-        self.status.set_usage(None)
-        self.prompt.focus()
-
-    def action_history(self) -> None:
-        """Open the history screen."""
-        if self.assistant is None:
-            self.notify("The index is still opening; try again in a moment.")
-            return
-        self.push_screen(HistoryScreen(self.assistant, self.conversation_id), self._history_done)
-
-    async def _history_done(self, conversation_id: str | None) -> None:
-        if self.assistant is None:
-            return
-        if conversation_id is None:
-            if self.conversation_id and not self._conversation_exists(self.conversation_id):
-                await self.action_new_chat()
-            return
-        self.resume(conversation_id)
-
-    def _conversation_exists(self, conversation_id: str) -> bool:
-        assert self.assistant is not None
-        return any(info.id == conversation_id for info in self.assistant.conversations())
-
-    def resume(self, conversation_id: str) -> None:
-        """Load a saved conversation (in a worker: the store is SQLite)."""
-        self._in_thread(commands.resume, conversation_id)
-
-    def export_conversation(self, path: str = "") -> None:
-        """Write the conversation to a Markdown file."""
-        self._in_thread(commands.export, path)
-
-    def _in_thread(self, function: Callable[..., None], *args: Any) -> None:
-        """Run `function(self, *args)` in a thread worker."""
-        self.run_worker(partial(function, self, *args), thread=True, group="command")
-
-    # --------------------------------------------------------------- actions
-
-    def action_focus_input(self) -> None:
-        """Focus the input line."""
-        self.prompt.focus()
-
-    def action_toggle_sources(self) -> None:
-        """Show or hide the sources panel."""
-        self.sources.display = not self.sources.display
-        self._sources_user_choice = bool(self.sources.display)
-
-    def action_copy_answer(self) -> None:
-        """Copy the last answer (with its references) to the clipboard."""
-        answers = [m.answer for m in self.chat.answers if m.answer is not None]
-        if not answers:
-            self.notify("No answer to copy yet.")
-            return
-        self.copy_to_clipboard(actions.answer_as_text(answers[-1]))
-        self.notify("Copied the last answer to the clipboard.")
-
-    def action_cancel(self) -> None:
-        """Stop the answer being written (it is kept, marked incomplete)."""
-        if self._cancel is not None:
-            self._cancel.set()
-
-    def action_help(self) -> None:
-        """Show the help screen."""
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Escape only means "stop" while an answer is being written."""
-        if action == "cancel":
-            return self.running
-        return True
-
-    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """The palette's commands: the app's actions first, then Textual's."""
-        yield SystemCommand("New chat", "Start a new conversation", self.action_new_chat)
-        yield SystemCommand("History", "Resume or delete a conversation", self.action_history)
-        yield SystemCommand(
-            "Toggle sources", "Show or hide the sources panel", self.action_toggle_sources
-        )
-        yield SystemCommand("Copy last answer", "Copy it to the clipboard", self.action_copy_answer)
-        yield SystemCommand(
-            "Focus input", "Move the cursor to the input line", self.action_focus_input
-        )
-        yield SystemCommand(
-            "Export conversation",
-            "Write it to a Markdown file",
-            lambda: self.export_conversation(""),
-        )
-        yield SystemCommand("Help", "Commands, keys and notes", self.action_help)
-        if self.running:
-            yield SystemCommand("Stop answer", "Stop the answer being written", self.action_cancel)
-        yield from super().get_system_commands(screen)
-
-    async def action_quit(self) -> None:
-        """Stop any running answer, then quit (turns are already saved)."""
-        self.action_cancel()
-        self.exit()
+        if self._sources_user_choice is None or self.narrow:
+            self.sources.display = False

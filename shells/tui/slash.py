@@ -1,41 +1,11 @@
-"""Slash commands: parsing and completion, free of any terminal or Textual dependency."""
+"""Slash commands: parsing and completion (the commands themselves are in `keymap`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class CommandSpec:
-    """One slash command as the user sees it in completion and help."""
-
-    name: str
-    arg: str  # "" (no argument), "<x>" (required) or "[x]" (optional)
-    help: str
-
-    @property
-    def usage(self) -> str:
-        """`/name <arg>` as shown in help."""
-        return f"/{self.name} {self.arg}".rstrip()
-
-    @property
-    def arg_required(self) -> bool:
-        """True when the command needs an argument."""
-        return self.arg.startswith("<")
-
-
-COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("summarize", "<paper>", "summarize a paper (id, arXiv id or title fragment)"),
-    CommandSpec("papers", "[filter]", "list the indexed papers, optionally filtered"),
-    CommandSpec("search", "<query>", "search the papers without asking the model"),
-    CommandSpec("new", "", "start a new conversation"),
-    CommandSpec("history", "", "open past conversations to resume or delete"),
-    CommandSpec("export", "[path]", "write this conversation to a Markdown file"),
-    CommandSpec("model", "<name>", "switch the chat model (e.g. offline)"),
-    CommandSpec("help", "", "show commands and keys"),
-)
-BY_NAME: dict[str, CommandSpec] = {spec.name: spec for spec in COMMANDS}
+from shells.tui.keymap import SLASH
 
 
 @dataclass(frozen=True)
@@ -62,15 +32,17 @@ def parse(text: str) -> SlashCommand:
         raise SlashError("commands start with /")
     head, _, rest = line[1:].partition(" ")
     name = head.lower()
-    spec = BY_NAME.get(name)
+    spec = SLASH.get(name)
     if spec is None:
-        matches = [s.name for s in COMMANDS if s.name.startswith(name)] if name else []
+        matches = [s for s in SLASH if s.startswith(name)] if name else []
         if len(matches) == 1:
-            spec = BY_NAME[matches[0]]
+            spec = SLASH[matches[0]]
         else:
-            known = ", ".join(f"/{s.name}" for s in COMMANDS)
+            known = ", ".join(f"/{s}" for s in SLASH)
             raise SlashError(f"unknown command /{head}; try {known}")
     arg = rest.strip()
+    if spec.name == "summarize" and arg.split(" ", 1)[0] == "--topic":
+        spec, arg = SLASH["topic"], arg[len("--topic") :].strip()
     if spec.arg_required and not arg:
         raise SlashError(f"usage: {spec.usage}")
     if not spec.arg and arg:
@@ -106,7 +78,7 @@ def complete(value: str, source: CompletionSource | None = None) -> str | None:
     source = source or CompletionSource()
     head, space, rest = value[1:].partition(" ")
     if not space:
-        names = [spec.name + (" " if spec.arg else "") for spec in COMMANDS]
+        names = [spec.name + (" " if spec.arg else "") for spec in SLASH.values()]
         return _complete_from(value, head, names)
     if not rest:
         return None
@@ -116,8 +88,3 @@ def complete(value: str, source: CompletionSource | None = None) -> str | None:
     if name == "model":
         return _complete_from(value, rest, source.models)
     return None
-
-
-def help_markdown() -> str:
-    """The slash commands as a Markdown list."""
-    return "\n".join(f"- `{spec.usage}`: {spec.help}" for spec in COMMANDS)

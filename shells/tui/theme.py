@@ -1,7 +1,8 @@
 """Pick a Textual theme that matches the terminal: light or dark.
 
 Order: `RA_THEME` (`dark`, `light` or any Textual theme name such as `nord`), then the
-`COLORFGBG` variable many terminals set (`"15;0"`: light text on a dark background), then
+theme last picked in the palette (saved per RA_HOME), then the `COLORFGBG` variable many
+terminals set (`"15;0"`: light text on a dark background), then
 dark. Terminals that do not set `COLORFGBG` (e.g. inside tmux) need `RA_THEME=light` for a
 light theme.
 """
@@ -25,7 +26,7 @@ def background_is_light(colorfgbg: str) -> bool | None:
     return int(last) in _LIGHT_BACKGROUNDS
 
 
-def choose_theme(environ: Mapping[str, str] | None = None) -> str:
+def choose_theme(environ: Mapping[str, str] | None = None, saved: str | None = None) -> str:
     """The Textual theme name to start with."""
     env = os.environ if environ is None else environ
     wanted = env.get("RA_THEME", "").strip().lower()
@@ -33,5 +34,7 @@ def choose_theme(environ: Mapping[str, str] | None = None) -> str:
         return DARK if wanted == "dark" else LIGHT
     if wanted:
         return wanted
+    if saved:
+        return saved
     light = background_is_light(env.get("COLORFGBG", ""))
     return LIGHT if light else DARK

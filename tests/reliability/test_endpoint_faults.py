@@ -227,14 +227,17 @@ def ra(home: Path, server: OpenAIServer, *args: str) -> subprocess.CompletedProc
 @pytest.mark.slow
 def test_ra_ask_masks_an_echoed_key_plain_and_json(home: Path, server: OpenAIServer) -> None:
     server.script(Reply(echo_key=True), Reply(echo_key=True))
-    plain = ra(home, server, "ask", QUESTION)
+    plain = ra(home, server, "ask", QUESTION, "--save")
     assert plain.returncode == 0, plain.stderr
     assert "The key is *** (echoed)." in plain.stdout
     as_json = ra(home, server, "ask", QUESTION, "--json")
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout)["answer"] == "The key is *** (echoed)."
-    history = ra(home, server, "history", "--json")
-    for result in (plain, as_json, history):
+    listing = ra(home, server, "history", "--json")
+    (conversation,) = [c for c in json.loads(listing.stdout) if c["title"] == QUESTION][:1]
+    shown = ra(home, server, "history", "show", conversation["id"], "--json")
+    assert "The key is *** (echoed)." in shown.stdout
+    for result in (plain, as_json, listing, shown):
         assert KEY not in result.stdout + result.stderr
 
 
@@ -279,7 +282,8 @@ def test_signal_mid_stream_prints_and_saves_the_partial_answer(
 ) -> None:
     # Three chunks, then the server holds the rest back: the signal lands mid-answer.
     server.script(Reply.stream(words_of("Alpha beta gamma delta epsilon"), hold_after=3))
-    args = [sys.executable, "-m", "shells.cli", "ask", QUESTION] + (["--json"] if as_json else [])
+    args = [sys.executable, "-m", "shells.cli", "ask", QUESTION, "--save"]
+    args += ["--json"] if as_json else []
     proc = subprocess.Popen(
         args,
         cwd=REPO,
@@ -307,7 +311,7 @@ def test_signal_mid_stream_prints_and_saves_the_partial_answer(
             proc.kill()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
-    assert "partial answer is saved, marked incomplete" in err
+    assert "the partial answer is saved in history, marked incomplete" in err
     if as_json:
         data = json.loads(out)
         assert data["answer"] == "Alpha beta gamma"

@@ -10,21 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-from shells.tui.slash import help_markdown
-
-KEYS = """\
-- `Enter`: send the question or command
-- `Tab` or `→`: accept the completion shown in grey
-- `Escape`: stop the answer being written (it is kept, marked incomplete)
-- `ctrl+n`: new conversation
-- `ctrl+l`: focus the input line
-- `ctrl+b`: show or hide the sources panel
-- `ctrl+r`: history, to resume or delete a conversation
-- `ctrl+y`: copy the last answer with its references
-- `ctrl+p`: command palette (every action, and "Summarize" for any paper)
-- `F1`: this help
-- `ctrl+q`: quit (the conversation is saved after every turn)
-"""
+from shells.tui.keymap import help_markdown
 
 NOTES = """\
 **Citations.** Markers such as **[2]** name the numbered papers in the sources panel. Click one,
@@ -32,17 +18,25 @@ or focus a cited paper under the answer and press Enter, to open it there. A str
 marker with ⚠ names no paper that was given to the model.
 
 **Models.** With no `OPENAI_API_KEY` or `OPENAI_BASE_URL` set, the built-in **offline** model
-answers from the papers' own sentences. `/model <name>` switches for this session;
-`RA_MODEL` sets the default.
+answers from the papers' own sentences. `/model` lists the endpoint's models and `offline`;
+`/model <name>` switches for this session; `RA_MODEL` sets the default.
 
-**Theme.** The app follows the terminal's `COLORFGBG`; set `RA_THEME=light` or
-`RA_THEME=dark` (or any Textual theme name) to choose.
+**The index.** The chat notices when `ra ingest` (or `ra ingest --reindex`) ran in another
+terminal, before each question and when the window gets focus; `/reload` forces it.
+
+**History.** Conversations are saved after every turn; the one you viewed last is reopened on
+the next start. `ra ask` and `ra summarize` keep their one-shot answers out of history unless
+given `--save`.
+
+**Theme.** A theme picked in the palette (ctrl+p, "Change theme") is kept for the next start.
+Otherwise the app follows the terminal's `COLORFGBG`; `RA_THEME=light`, `RA_THEME=dark` (or
+any Textual theme name) overrides both.
 """
 
 
 def help_text() -> str:
     """The whole help page as Markdown."""
-    return f"## Commands\n\n{help_markdown()}\n\n## Keys\n\n{KEYS}\n## Notes\n\n{NOTES}"
+    return f"{help_markdown()}\n## Notes\n\n{NOTES}"
 
 
 class HelpScreen(ModalScreen[None]):

@@ -26,8 +26,12 @@ Type a question and press **Enter**. Answers cite the papers they use, like **[1
 click a marker (or focus a cited paper under the answer and press **Enter**) to open it in \
 the sources panel.
 
-Type **/** for commands: `/summarize`, `/papers`, `/search`, `/history`, `/help`.
+Type **/** for commands: `/summarize`, `/papers`, `/search`, `/history`, `/help`. \
+**ctrl+j** starts a new line; **↑** recalls earlier questions.
 """
+
+
+PENDING = "searching the papers…"
 
 
 class UserMessage(Static):
@@ -108,7 +112,7 @@ class AnswerMessage(Vertical, can_focus=True):
         self._stream: MarkdownStream | None = None
         self._pending: Label | None = None
         if answer is None:
-            self._pending = Label("searching the papers…", classes="pending")
+            self._pending = Label(PENDING, classes="pending")
         self._markdown = Markdown(open_links=False)
         self._refs = Vertical(classes="refs")
         self._flags = Label("", classes="flags")
@@ -130,6 +134,11 @@ class AnswerMessage(Vertical, can_focus=True):
         if self.answer is not None:
             await self.finish(self.answer)
 
+    def set_stage(self, text: str) -> None:
+        """What the turn is doing now (shown until the first words arrive)."""
+        if self._pending is not None:
+            self._pending.update(text)
+
     async def write(self, delta: str) -> None:
         """Append a streamed delta (citation markers become links as they complete)."""
         if self._stream is None:
@@ -150,11 +159,14 @@ class AnswerMessage(Vertical, can_focus=True):
         await self._show_refs(answer)
         self._show_flags(answer)
 
-    async def fail(self, message: str) -> None:
-        """The turn failed before any answer came back."""
+    async def fail(self, message: str, hint: str | None = None) -> None:
+        """The turn failed before any answer came back (shown here, and only here)."""
         self.running = False
         await self._stop_stream()
-        self._flags.update(Content.from_markup("⚠ $m", m=message))
+        text = Content.from_markup("⚠ $m", m=message)
+        if hint:
+            text += Content.from_markup("\n[dim]$h[/dim]", h=hint)
+        self._flags.update(text)
         self._flags.add_class("-error")
         self.add_class("-failed")
 

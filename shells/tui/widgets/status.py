@@ -16,10 +16,13 @@ OFFLINE_NOTE = "built-in model, no API key"
 
 
 def model_text(name: str) -> Content:
-    """`offline` is explained; any other name is shown as is."""
-    if name.split(":", 1)[0] == "offline":
-        return Content.from_markup("[b]$n[/b] [dim]· $note[/dim]", n=name, note=OFFLINE_NOTE)
+    """The model's name in bold."""
     return Content.from_markup("[b]$n[/b]", n=name)
+
+
+def model_note(name: str) -> str:
+    """`offline` is explained (on wide screens); other names need no note."""
+    return f"· {OFFLINE_NOTE}" if name.split(":", 1)[0] == "offline" else ""
 
 
 def usage_text(answer: Answer, *, show_timings: bool = True) -> str:
@@ -33,18 +36,25 @@ def usage_text(answer: Answer, *, show_timings: bool = True) -> str:
 
 
 class StatusBar(Horizontal):
-    """One line under the input; shows a progress bar while the seeds are indexed."""
+    """One line under the input; shows a progress bar while the seeds are indexed.
+
+    On narrow screens the model's note and the latency are left out (CSS and `compact`),
+    so that what remains fits without cutting words."""
 
     def __init__(self, *, show_timings: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
         self.show_timings = show_timings
         self._model = Label("", id="status-model")
+        self._note = Label("", id="status-note")
+        self._last: Answer | None = None
+        self.compact = False
         self._corpus = Label("opening the index…", id="status-corpus")
         self._bar = ProgressBar(id="status-progress", show_eta=False)
         self._usage = Label("", id="status-usage")
 
     def compose(self) -> ComposeResult:
         yield self._model
+        yield self._note
         yield self._corpus
         yield self._bar
         yield self._usage
@@ -52,6 +62,7 @@ class StatusBar(Horizontal):
     def set_model(self, name: str) -> None:
         """Show the model in use."""
         self._model.update(model_text(name))
+        self._note.update(model_note(name))
 
     def set_corpus(self, size: int | None, note: str | None = None) -> None:
         """Show the number of indexed papers (or a note such as an error)."""
@@ -62,9 +73,17 @@ class StatusBar(Horizontal):
             label.update(f"{size} papers" if size is not None else "")
 
     def set_usage(self, answer: Answer | None) -> None:
-        """Show the last answer's tokens (and latency)."""
-        text = usage_text(answer, show_timings=self.show_timings) if answer else ""
+        """Show the last answer's tokens (and latency, unless compact)."""
+        self._last = answer
+        timings = self.show_timings and not self.compact
+        text = usage_text(answer, show_timings=timings) if answer else ""
         self._usage.update(text)
+
+    def set_compact(self, compact: bool) -> None:
+        """Narrow screen: fewer words."""
+        if compact != self.compact:
+            self.compact = compact
+            self.set_usage(self._last)
 
     def show_progress(self, done: int, total: int) -> None:
         """Indexing progress; the bar appears on the first call."""

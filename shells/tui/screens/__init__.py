@@ -1,0 +1,1 @@
+"""Screens of the chat UI (modal pages over the chat)."""
