@@ -227,48 +227,29 @@ def ra(home: Path, server: OpenAIServer, *args: str) -> subprocess.CompletedProc
 @pytest.mark.slow
 def test_ra_ask_masks_an_echoed_key_plain_and_json(home: Path, server: OpenAIServer) -> None:
     server.script(Reply(echo_key=True), Reply(echo_key=True))
-    plain = ra(home, server, "ask", QUESTION, "--save")
+    plain = ra(home, server, "ask", QUESTION)
     assert plain.returncode == 0, plain.stderr
     assert "The key is *** (echoed)." in plain.stdout
-    as_json = ra(home, server, "ask", QUESTION, "--json")
+    as_json = ra(home, server, "ask", QUESTION, "--json", "--save")
     assert as_json.returncode == 0, as_json.stderr
-    assert json.loads(as_json.stdout)["answer"] == "The key is *** (echoed)."
-    listing = ra(home, server, "history", "--json")
-    (conversation,) = [c for c in json.loads(listing.stdout) if c["title"] == QUESTION][:1]
-    shown = ra(home, server, "history", "show", conversation["id"], "--json")
+    data = json.loads(as_json.stdout)
+    assert data["answer"] == "The key is *** (echoed)."
+    shown = ra(home, server, "history", "show", data["conversation_id"], "--json")
     assert "The key is *** (echoed)." in shown.stdout
-    for result in (plain, as_json, listing, shown):
+    for result in (plain, as_json, shown):
         assert KEY not in result.stdout + result.stderr
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("reply", "expected"),
-    [
-        (Reply.stream(["x"], junk_after=0), "sent a malformed stream line"),
-        (Reply.stream([], no_finish=True), "RA_MAX_ANSWER_TOKENS"),
-        (Reply.stream(["gone"], cut_after=0), "was lost mid-answer"),
-    ],
-    ids=["junk-sse", "empty-stream", "connection-lost"],
-)
-def test_ra_ask_faults_are_one_line(
-    home: Path, server: OpenAIServer, reply: Reply, expected: str
-) -> None:
-    server.script(reply)
+def test_ra_ask_junk_sse_line_is_one_line(home: Path, server: OpenAIServer) -> None:
+    # Before: a 43-line JSONDecodeError traceback. (The other faults are shown through the
+    # Assistant above and the model in tests/test_chat_openai.py.)
+    server.script(Reply.stream(["x"], junk_after=0))
     result = ra(home, server, "ask", QUESTION)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ra: error: "), result.stderr
-    assert expected in lines[0] and server.base_url in lines[0]
-    assert "Traceback" not in result.stderr
-
-
-@pytest.mark.slow
-def test_ra_ask_accepts_a_plain_json_reply(home: Path, server: OpenAIServer) -> None:
-    server.script(Reply.stream(["Whole", " reply."], plain_json=True))
-    result = ra(home, server, "ask", QUESTION)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("Whole reply.")
+    assert "sent a malformed stream line" in lines[0] and server.base_url in lines[0]
 
 
 @pytest.mark.slow
