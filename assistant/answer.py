@@ -31,6 +31,8 @@ class Usage(BaseModel):
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # True when some count is a local cl100k estimate (the server reported no usage).
+    estimated: bool = False
 
 
 class Answer(BaseModel):

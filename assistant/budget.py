@@ -1,7 +1,9 @@
 """Token budgets: make the prompt (system + history + sources + question) fit the model.
 
-The prompt gets `context_window - answer_tokens`. The fixed part (system prompt and the
-task with its question) must fit, or `BudgetError`. History gets at most a third of what
+The prompt gets `context_window - answer_tokens`, shrunk by TOKENIZER_MARGIN because the
+counts are cl100k tokens and a server's own tokenizer (Llama, Mistral, Qwen...) often needs
+more for the same text. The fixed part (system prompt and the task with its question)
+must fit, or `BudgetError` naming the setting to change. History gets at most a third of what
 remains, newest turns first (the oldest are dropped); sources get the rest, packed best
 first: the first source that does not fit whole is truncated if a useful part fits, and
 every source after it is dropped. Token counts use the offline cl100k encoding.
@@ -18,7 +20,9 @@ from assistant.errors import BudgetError
 from assistant.messages import ChatMessage
 from retrieval.tokens import count_tokens, truncate_tokens
 
-DEFAULT_CONTEXT_WINDOW = 8192
+# An unknown model name gets a conservative window: small local servers (llama.cpp's
+# default --n_ctx is 2048-4096) answer an overflow with an empty stream, not an error.
+DEFAULT_CONTEXT_WINDOW = 4096
 OFFLINE_CONTEXT_WINDOW = 4096
 # Per-message framing tokens (role, separators) in the chat format, and the reply primer.
 MESSAGE_OVERHEAD = 4
@@ -27,6 +31,9 @@ REPLY_PRIMER = 3
 MIN_SOURCE_TOKENS = 40
 # Slack for token counts of joined pieces differing from the sum of their parts.
 SAFETY_MARGIN = 16
+# Prompt counts are cl100k; a Llama/SentencePiece tokenizer counted 515 tokens for a prompt
+# of 442 cl100k tokens (+16.5%), so the prompt gets the budget divided by 1 + this.
+TOKENIZER_MARGIN = 0.20
 TRUNCATION_MARK = " …"
 
 # Substrings of model names (lower case) and their context windows; longest match wins.
@@ -69,17 +76,27 @@ KNOWN_CONTEXT_WINDOWS: dict[str, int] = {
 }
 
 
-def context_window_for(model: str, override: int | None = None) -> int:
-    """The context window of `model`: `override` if given, else the known table, else 8192."""
-    if override:
-        return override
+def table_context_window(model: str) -> int | None:
+    """The window the known-models table gives `model` (longest name match), else None."""
     name = model.lower()
     if name == "offline" or name.startswith("offline:"):
         return OFFLINE_CONTEXT_WINDOW
     for key in sorted(KNOWN_CONTEXT_WINDOWS, key=len, reverse=True):
         if key in name:
             return KNOWN_CONTEXT_WINDOWS[key]
-    return DEFAULT_CONTEXT_WINDOW
+    return None
+
+
+def context_window_for(model: str, override: int | None = None) -> int:
+    """The context window of `model`: `override` if given, else the known table, else 4096."""
+    if override:
+        return override
+    return table_context_window(model) or DEFAULT_CONTEXT_WINDOW
+
+
+def prompt_limit(context_window: int, answer_tokens: int) -> int:
+    """cl100k tokens the prompt may take: the window less the answer room and margins."""
+    return int((context_window - answer_tokens) / (1 + TOKENIZER_MARGIN)) - SAFETY_MARGIN
 
 
 def answer_budget(context_window: int, max_answer_tokens: int) -> int:
@@ -215,18 +232,26 @@ def build_prompt(
 
     `render_task(sources_block)` renders the final user message (it contains `question`).
     """
-    budget = context_window - answer_tokens
+    budget = prompt_limit(context_window, answer_tokens)
     system_msg = ChatMessage(role="system", content=system)
     fixed = message_tokens([system_msg, ChatMessage(role="user", content=render_task(""))])
-    if fixed + SAFETY_MARGIN > budget:
+    if fixed > budget:
         question_tokens = count_tokens(question)
-        room = max(0, budget - (fixed - question_tokens) - SAFETY_MARGIN)
+        frame = fixed - question_tokens
+        if frame > budget:
+            raise BudgetError(
+                f"{model_name}'s {context_window}-token context window has no room for the"
+                f" prompt: {answer_tokens} tokens are kept for the answer and the system prompt"
+                f" and instructions alone need about {int(frame * (1 + TOKENIZER_MARGIN))}",
+                "lower RA_MAX_ANSWER_TOKENS, or set RA_CONTEXT_WINDOW to the model's real window",
+            )
         raise BudgetError(
             f"the question is {question_tokens} tokens; with {model_name}'s "
-            f"{context_window}-token context window there is room for about {room}",
-            "shorten the question, or use a model with a larger context window",
+            f"{context_window}-token context window there is room for about {budget - frame}",
+            "shorten the question, lower RA_MAX_ANSWER_TOKENS, or use a model with a larger"
+            " context window",
         )
-    available = budget - fixed - SAFETY_MARGIN
+    available = budget - fixed
     history_messages = trim_history(history, available // 3)
     available -= sum(count_tokens(m.content) + MESSAGE_OVERHEAD for m in history_messages)
     sources, blocks = pack_sources(candidates, available, render_source)
@@ -240,6 +265,13 @@ def build_prompt(
         # Token counts of the joined prompt ran over: drop the last source and re-check.
         blocks.pop()
         sources.pop()
+    if candidates and not sources:
+        raise BudgetError(
+            f"none of the {len(candidates)} papers found fits {model_name}'s"
+            f" {context_window}-token context window beside the prompt and the"
+            f" {answer_tokens}-token answer room (only {max(available, 0)} tokens are left)",
+            "lower RA_MAX_ANSWER_TOKENS, or set RA_CONTEXT_WINDOW to the model's real window",
+        )
     return BuiltPrompt(
         messages=messages,
         sources=sources,

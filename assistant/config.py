@@ -137,7 +137,8 @@ class Settings(BaseSettings):
         ge=512,
         le=10_000_000,
         validation_alias="RA_CONTEXT_WINDOW",
-        description="the model's context window in tokens (default: learned or per model)",
+        description="the model's context window in tokens (default: what the server reports,"
+        " else the known-models table, else 4096)",
     )
     max_answer_tokens: int = Field(
         default=800,
@@ -158,14 +159,30 @@ class Settings(BaseSettings):
         gt=0,
         le=3600,
         validation_alias="RA_TIMEOUT",
-        description="seconds to wait for the endpoint's next bytes",
+        description="seconds the model server may stay silent (before the first token or"
+        " between chunks) before the attempt counts as timed out",
+    )
+    connect_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        validation_alias="RA_CONNECT_TIMEOUT",
+        description="seconds to open a connection to the model server",
+    )
+    total_timeout: float = Field(
+        default=120.0,
+        gt=0,
+        le=36_000,
+        validation_alias="RA_TOTAL_TIMEOUT",
+        description="seconds to wait for the model's answer to start, all retries included",
     )
     max_retries: int = Field(
         default=3,
         ge=0,
         le=10,
         validation_alias="RA_MAX_RETRIES",
-        description="retries for rate limits, 5xx and connection errors",
+        description="retries of a failed model call (timeouts, lost connections, 429, 5xx),"
+        " each shown while it waits",
     )
 
     @field_validator("chroma_url")

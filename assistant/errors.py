@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from assistant.answer import Answer
     from retrieval.models import Paper
 
 ModelErrorKind = Literal[
@@ -18,6 +19,8 @@ ModelErrorKind = Literal[
     "not_found",
     "rate_limit",
     "unreachable",
+    "connection_lost",  # the server was reached, then the connection dropped
+    "protocol",  # the server's reply is not what an OpenAI-compatible server sends
     "context_length",
     "timeout",
     "server",
@@ -108,3 +111,15 @@ def require_text(text: str, what: str) -> str:
     if not text:
         raise AssistantError(f"the {what} is empty")
     return text
+
+
+class TurnInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM, turned into KeyboardInterrupt by the CLI) stopped a turn.
+
+    `answer` is the partial Answer (`incomplete`, finish reason `interrupted`), already
+    saved in history; the shell prints it and exits as interrupted.
+    """
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__("interrupted")
+        self.answer = answer

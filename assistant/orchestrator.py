@@ -29,11 +29,12 @@ from assistant.citations import check_citations, unsupported_citations
 from assistant.condense import condense, prior_turns
 from assistant.config import Settings
 from assistant.conversations import ConversationsAPI
-from assistant.errors import AssistantError, require_text
+from assistant.errors import AssistantError, TurnInterrupted, require_text
 from assistant.history import HistoryStore
 from assistant.library import LibraryAPI
+from assistant.redact import clean_secrets, mask, mask_model
 from assistant.sources import candidate
-from assistant.turn import Clock, DeltaCallback, stream_answer
+from assistant.turn import Clock, DeltaCallback, StatusCallback, stream_answer
 
 if TYPE_CHECKING:
     from retrieval.index import PaperIndex
@@ -98,6 +99,7 @@ class Assistant(LibraryAPI, ConversationsAPI):
         on_delta: DeltaCallback | None = None,
         cancel: threading.Event | None = None,
         k: int | None = None,
+        on_status: StatusCallback | None = None,
         save: bool = True,
     ) -> Answer:
         """A grounded, cited answer to `question` (a follow-up if `conversation_id` is given)."""
@@ -123,7 +125,9 @@ class Assistant(LibraryAPI, ConversationsAPI):
                 )
             return built, standalone if standalone != question else None, usage
 
-        return self._turn("answer", question, conversation_id, prepare, on_delta, cancel, save=save)
+        return self._turn(
+            "answer", question, conversation_id, prepare, on_delta, cancel, on_status, save=save
+        )
 
     def summarize(
         self,
@@ -133,6 +137,7 @@ class Assistant(LibraryAPI, ConversationsAPI):
         on_delta: DeltaCallback | None = None,
         cancel: threading.Event | None = None,
         k: int | None = None,
+        on_status: StatusCallback | None = None,
         save: bool = True,
     ) -> Answer:
         """A cited summary of one paper (paper id, arXiv id or title fragment).
@@ -158,7 +163,9 @@ class Assistant(LibraryAPI, ConversationsAPI):
                 )
             return built, None, Usage()
 
-        return self._turn("summary", ref, conversation_id, prepare, on_delta, cancel, save=save)
+        return self._turn(
+            "summary", ref, conversation_id, prepare, on_delta, cancel, on_status, save=save
+        )
 
     def summarize_topic(
         self,
@@ -168,6 +175,7 @@ class Assistant(LibraryAPI, ConversationsAPI):
         on_delta: DeltaCallback | None = None,
         cancel: threading.Event | None = None,
         k: int | None = None,
+        on_status: StatusCallback | None = None,
         save: bool = True,
     ) -> Answer:
         """A cited overview of what several papers say about `topic`."""
@@ -188,7 +196,7 @@ class Assistant(LibraryAPI, ConversationsAPI):
             return built, None, Usage()
 
         return self._turn(
-            "topic_summary", topic, conversation_id, prepare, on_delta, cancel, save=save
+            "topic_summary", topic, conversation_id, prepare, on_delta, cancel, on_status, save=save
         )
 
     # ------------------------------------------------------------ turn machinery
@@ -201,23 +209,35 @@ class Assistant(LibraryAPI, ConversationsAPI):
         prepare: Callable[[Clock, str], tuple[BuiltPrompt, str | None, Usage]],
         on_delta: DeltaCallback | None,
         cancel: threading.Event | None,
+        on_status: StatusCallback | None = None,
         *,
         save: bool = True,
     ) -> Answer:
         """Run one turn: save the question, prepare the prompt, stream, check, save.
 
         With `save=False` nothing is written (a one-shot answer; a follow-up still reads
-        the conversation it continues).
+        the conversation it continues). The configured API key is masked in the streamed
+        text, the Answer and any error. Ctrl-C after some text saves the partial answer
+        (incomplete, finish reason `interrupted`; when `save`) and raises `TurnInterrupted`
+        carrying it.
         """
         clock = Clock()
         model = self.model
         history = self.history
+        secrets = self._secrets()
         conversation = conversation_id or (history.new_conversation() if save else "")
         turn_id = history.start_turn(conversation, kind, question, model.name) if save else 0
         try:
             built, standalone, condense_usage = prepare(clock, conversation)
             text, finish = stream_answer(
-                model, built, clock, on_delta, cancel, self._answer_tokens(model)
+                model,
+                built,
+                clock,
+                on_delta,
+                cancel,
+                self._answer_tokens(model),
+                on_status=on_status,
+                secrets=secrets,
             )
             check = check_citations(text, built.sources)
             clock.timings["total"] = round(clock.ms_since_start(), 3)
@@ -238,6 +258,7 @@ class Assistant(LibraryAPI, ConversationsAPI):
                     prompt_tokens=finish.usage.prompt_tokens + condense_usage.prompt_tokens,
                     completion_tokens=finish.usage.completion_tokens
                     + condense_usage.completion_tokens,
+                    estimated=finish.usage.estimated or condense_usage.estimated,
                 ),
                 timings_ms=clock.timings,
                 finish_reason=finish.finish_reason,
@@ -247,9 +268,16 @@ class Assistant(LibraryAPI, ConversationsAPI):
                 turn_id=turn_id if save else None,
                 error=finish.error,
             )
+            answer = mask_model(answer, secrets)
         except AssistantError as exc:
+            exc.message = mask(exc.message, secrets)
+            exc.hint = mask(exc.hint, secrets) if exc.hint else exc.hint
             if save:
                 history.fail_turn(turn_id, exc.message)
+            raise
+        except KeyboardInterrupt:
+            if save:
+                history.fail_turn(turn_id, "interrupted before the answer started")
             raise
         except BaseException as exc:
             if save:
@@ -257,7 +285,14 @@ class Assistant(LibraryAPI, ConversationsAPI):
             raise
         if save:
             history.finish_turn(turn_id, answer)
+        if finish.finish_reason == "interrupted":
+            raise TurnInterrupted(answer)
         return answer
+
+    def _secrets(self) -> list[str]:
+        """What must never be shown or saved: the configured API key."""
+        key = self.settings.openai_api_key
+        return clean_secrets([key.get_secret_value()] if key else [])
 
     def _answer_tokens(self, model: ChatModel) -> int:
         return answer_budget(model.context_window, self.settings.max_answer_tokens)

@@ -4,6 +4,13 @@
 a usage chunk, like the real API. Each request takes the next scripted `Reply`; when the
 script is empty, `default` answers (a fixed text, or a function of the request).
 
+It can misbehave like real servers do (see `Reply` fields and the server attributes):
+a junk SSE line, a plain JSON reply to a streamed request, a hang, echoing the API key,
+rejecting `temperature` / `stream_options` (`rejects`), an empty stream or `[DONE]`
+without a finish reason (llama.cpp on a context overflow), a cut connection, holding a
+chunk back until released, and llama.cpp's `GET /props`, vLLM's `GET /v1/models`,
+Ollama's `POST /api/show` (`props`, `models`, `ollama_show`).
+
     with OpenAIServer() as server:
         server.script(Reply.error(429, retry_after_ms=10), Reply.stream(["Hi", "!"]))
         ... OpenAI(base_url=server.base_url, api_key="sk-test") ...
@@ -38,6 +45,13 @@ class Reply:
     delay_before: float = 0.0  # seconds before any byte is sent
     delay_between: float = 0.0  # seconds between chunks
     cut_after: int | None = None  # drop the connection after this many content chunks
+    junk_after: int | None = None  # send a junk SSE line after this many content chunks
+    junk: str = "data: {this is not json"
+    plain_json: bool = False  # ignore `stream` and answer with one JSON completion
+    no_finish: bool = False  # end with [DONE] but never send a finish_reason
+    echo_key: bool = False  # put the request's bearer key into the answer, split in two
+    hold_after: int | None = None  # after this many chunks, wait for `server.release`
+    no_usage: bool = False  # never send a usage chunk
 
     @classmethod
     def stream(cls, chunks: list[str], **kw: Any) -> Reply:
@@ -80,12 +94,20 @@ class OpenAIServer:
 
     def __init__(self, default: str | Responder = "Hello from the test server.") -> None:
         self.default = default
-        self.requests: list[Seen] = []
+        self.requests: list[Seen] = []  # chat API calls
+        self.probes: list[Seen] = []  # GET /props, GET /v1/models, POST /api/show
         self.models: list[str] = ["test-model"]
         self._script: list[Reply] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # Optional parameters answered with a 400 naming them ("temperature", ...).
+        self.rejects: set[str] = set()
+        self.props: dict[str, Any] | None = None  # llama.cpp GET /props
+        self.model_lens: dict[str, int] = {}  # vLLM's max_model_len per model in /v1/models
+        self.ollama_show: dict[str, Any] | None = None  # Ollama POST /api/show
+        self.release = threading.Event()  # lets a `hold_after` reply go on
+        self.held = threading.Event()  # set when a reply starts holding
 
     # ----- control -----
 
@@ -156,13 +178,20 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        # `GET /v1/models` (the TUI's /model list): the server's `models`.
-        if not self.path.rstrip("/").endswith("/models"):
+        # `GET /v1/models` (the TUI's /model list, vLLM's max_model_len), llama.cpp's /props.
+        owner = self.owner
+        owner.probes.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, {}))
+        path = self.path.rstrip("/")
+        if path == "/props" and owner.props is not None:
+            self._json(200, owner.props)
+            return
+        if not path.endswith("/models"):
             self._json(404, {"error": {"message": f"no route {self.path}", "code": None}})
             return
         data = [
             {"id": m, "object": "model", "created": 0, "owned_by": "test"}
-            for m in self.owner.models
+            | ({"max_model_len": owner.model_lens[m]} if m in owner.model_lens else {})
+            for m in owner.models
         ]
         self._json(200, {"object": "list", "data": data})
 
@@ -170,19 +199,35 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b"{}"
         body = json.loads(raw or b"{}")
-        self.owner.requests.append(
-            Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-        )
+        seen = Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        if self.path.rstrip("/") == "/api/show":
+            self.owner.probes.append(seen)
+            if self.owner.ollama_show is not None:
+                self._json(200, self.owner.ollama_show)
+            else:
+                self._json(404, {"error": "not found"})
+            return
+        self.owner.requests.append(seen)
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._json(404, {"error": {"message": f"no route {self.path}", "code": None}})
             return
+        for param in sorted(self.owner.rejects):
+            if param in body:
+                message = REJECT_MESSAGES.get(param, f"Unrecognized request argument: {param}")
+                error = {"message": message, "type": "invalid_request_error", "param": param}
+                self._json(400, {"error": {**error, "code": "unsupported_parameter"}})
+                return
         reply = self.owner._next(body)
+        if reply.echo_key:
+            key = self.headers.get("authorization", "").removeprefix("Bearer ")
+            half = len(key) // 2
+            reply.chunks = ["The key is ", key[:half], key[half:], " (echoed)."]
         if reply.delay_before:
             time.sleep(reply.delay_before)
         if reply.error_body is not None:
             self._json(reply.status, reply.error_body, reply.headers)
             return
-        if body.get("stream"):
+        if body.get("stream") and not reply.plain_json:
             self._stream(reply, body)
         else:
             self._complete(reply, body)
@@ -250,14 +295,23 @@ class _Handler(BaseHTTPRequestHandler):
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return
+                if reply.junk_after is not None and i == reply.junk_after:
+                    data = f"{reply.junk}\n\n".encode()
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                    self.wfile.flush()
+                if reply.hold_after is not None and i == reply.hold_after:
+                    self.owner.held.set()
+                    self.owner.release.wait(60)
                 delta = {"content": text} if i else {"role": "assistant", "content": text}
                 self._send_chunk(chunk([{"index": 0, "delta": delta, "finish_reason": None}]))
                 if reply.delay_between:
                     time.sleep(reply.delay_between)
-            self._send_chunk(
-                chunk([{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}])
-            )
-            if (body.get("stream_options") or {}).get("include_usage"):
+            if not reply.no_finish:
+                self._send_chunk(
+                    chunk([{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}])
+                )
+            include = (body.get("stream_options") or {}).get("include_usage")
+            if include and not reply.no_usage:
                 usage = reply.usage or _usage(body, "".join(reply.chunks))
                 self._send_chunk(chunk([], usage))
             self._send_chunk("[DONE]")
@@ -265,6 +319,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+
+# What real servers say when they refuse an optional parameter.
+REJECT_MESSAGES = {
+    "temperature": "Unsupported value: 'temperature' does not support 0 with this model."
+    " Only the default (1) value is supported.",
+    "stream_options": "Unrecognized request argument supplied: stream_options",
+}
 
 
 def _usage(body: dict[str, Any], text: str) -> dict[str, int]:

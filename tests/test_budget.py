@@ -66,7 +66,7 @@ def build(
         ("meta-llama/Meta-Llama-3.1-8B-Instruct", 131_072),
         ("offline", 4_096),
         ("offline:slow", 4_096),
-        ("some-unknown-model", 8_192),
+        ("some-unknown-model", 4_096),  # issue 11: conservative default
     ],
 )
 def test_known_context_windows(model: str, window: int) -> None:

@@ -16,6 +16,7 @@ __all__ = [
     "Finish",
     "ModelRequest",
     "Role",
+    "StatusEvent",
     "StreamEvent",
     "TextDelta",
     "complete",
@@ -43,12 +44,22 @@ class Finish:
     error: str | None = None
 
 
-StreamEvent = TextDelta | Finish
+@dataclass(frozen=True)
+class StatusEvent:
+    """Progress the user should see while no text arrives (e.g. "retry 2 of 3"); not text."""
+
+    message: str
+
+
+StreamEvent = TextDelta | StatusEvent | Finish
 
 
 @runtime_checkable
 class ChatModel(Protocol):
     """A chat model: `stream()` yields `TextDelta`s then exactly one `Finish`.
+
+    `StatusEvent`s may come at any point before the `Finish` (waiting, retrying); they
+    are for display only and carry no answer text.
 
     Failures before any text raise `assistant.errors.ModelError`; a stream cut after some
     text ends with `Finish(incomplete=True)` (the partial text is kept). Setting `cancel`
@@ -84,6 +95,6 @@ def complete(
     for event in model.stream(messages, max_tokens=max_tokens, cancel=cancel, request=request):
         if isinstance(event, TextDelta):
             parts.append(event.text)
-        else:
+        elif isinstance(event, Finish):
             finish = event
     return "".join(parts), finish

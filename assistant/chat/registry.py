@@ -4,17 +4,19 @@
 - `offline:<misbehaviour>`: the offline model told to misbehave (see `MISBEHAVIOURS`).
 - anything else: a model served by the OpenAI-compatible endpoint in the settings.
 
-`Settings.context_window` (RA_CONTEXT_WINDOW), when set, overrides the model's window.
+`Settings.context_window` (RA_CONTEXT_WINDOW), when set, overrides the model's window;
+else an endpoint model asks its server, then the known-models table, then assumes 4096.
+`context_window_info` says which (for `ra config`).
 """
 
 from __future__ import annotations
 
-from assistant.budget import context_window_for
+from assistant.budget import OFFLINE_CONTEXT_WINDOW
 from assistant.chat.base import ChatModel
 from assistant.chat.offline import MISBEHAVIOURS, OfflineChatModel
 from assistant.config import Settings
 
-__all__ = ["MISBEHAVIOURS", "make_chat_model"]
+__all__ = ["MISBEHAVIOURS", "context_window_info", "make_chat_model"]
 
 
 def make_chat_model(settings: Settings, name: str | None = None) -> ChatModel:
@@ -33,7 +35,25 @@ def make_chat_model(settings: Settings, name: str | None = None) -> ChatModel:
         name,
         api_key=key,
         base_url=settings.openai_base_url,
-        context_window=context_window_for(name, settings.context_window),
+        context_window=settings.context_window,
         timeout=settings.request_timeout,
+        connect_timeout=settings.connect_timeout,
+        total_timeout=settings.total_timeout,
         max_retries=settings.max_retries,
     )
+
+
+def context_window_info(settings: Settings, name: str | None = None) -> tuple[int, str]:
+    """(tokens, source) of the model's context window, e.g. `(2048, "server: llama.cpp
+    /props n_ctx")`; source is one of RA_CONTEXT_WINDOW, a server report, the
+    known-models table, the built-in offline model, or the default for an unknown model.
+
+    May ask the server (a few seconds at most when it does not answer).
+    """
+    model = make_chat_model(settings, name)
+    if settings.context_window:
+        return model.context_window, "RA_CONTEXT_WINDOW"
+    source = getattr(model, "context_window_source", None)
+    if source is None:  # the offline model
+        return OFFLINE_CONTEXT_WINDOW, "built-in offline model"
+    return model.context_window, str(source)

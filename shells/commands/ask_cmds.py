@@ -7,17 +7,46 @@ are one line on stderr with a non-zero exit code.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assistant.errors import TurnInterrupted
 from shells.commands.common import fail, open_assistant, print_json
 
 if TYPE_CHECKING:
     from assistant.answer import Answer
 
 EXIT_INCOMPLETE = 3
+EXIT_INTERRUPTED = 130
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM stops a turn like Ctrl-C: the partial answer is kept, printed (and saved)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # only the main thread may set handlers
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+def _interrupted(answer: Answer, as_json: bool) -> int:
+    """Print the partial answer of an interrupted turn; exit as interrupted."""
+    if as_json:
+        print_json(answer)
+    else:
+        _write("\n")
+        _print_footer(answer)
+    if answer.turn_id is not None:
+        where = f"saved in history, marked incomplete (conversation {answer.conversation_id})"
+    else:
+        where = "not saved (pass --save to keep answers in history)"
+    print(f"ra: interrupted; the partial answer is {where}", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _write(text: str) -> None:
@@ -59,23 +88,31 @@ def _print_footer(answer: Answer) -> None:
 
 def run_ask(args: argparse.Namespace) -> int:
     """`ra ask QUESTION`: a grounded, cited answer."""
-    assistant = open_assistant(args)
-    answer = assistant.ask(
-        args.question,
-        conversation_id=args.conversation,
-        k=args.k,
-        on_delta=None if args.json else _write,
-        # One-shots stay out of history unless asked for (or continuing a conversation).
-        save=args.save or bool(args.conversation),
-    )
+    _sigterm_as_interrupt()
+    try:
+        assistant = open_assistant(args)
+        answer = assistant.ask(
+            args.question,
+            conversation_id=args.conversation,
+            k=args.k,
+            on_delta=None if args.json else _write,
+            # One-shots stay out of history unless asked for (or continuing a conversation).
+            save=args.save or bool(args.conversation),
+        )
+    except TurnInterrupted as exc:
+        return _interrupted(exc.answer, args.json)
     return _finish(answer, args.json)
 
 
 def run_summarize(args: argparse.Namespace) -> int:
     """`ra summarize PAPER` (or `--topic TOPIC`): a cited summary."""
-    assistant = open_assistant(args)
-    summarize = assistant.summarize_topic if args.topic else assistant.summarize
-    answer = summarize(args.paper, on_delta=None if args.json else _write, save=args.save)
+    _sigterm_as_interrupt()
+    try:
+        assistant = open_assistant(args)
+        summarize = assistant.summarize_topic if args.topic else assistant.summarize
+        answer = summarize(args.paper, on_delta=None if args.json else _write, save=args.save)
+    except TurnInterrupted as exc:
+        return _interrupted(exc.answer, args.json)
     return _finish(answer, args.json)
 
 
