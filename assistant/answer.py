@@ -14,14 +14,22 @@ class Citation(BaseModel):
 
 
 class SourceGiven(BaseModel):
-    """A numbered source as it was put in the prompt (one per paper)."""
+    """A paper as a source: a candidate (number 0) until the budget numbers it `[n]`.
 
-    number: int
+    The one source record from search to prompt to answer: `text` is what the model is
+    given (the abstract as clean text, possibly truncated by the budget); the metadata
+    fields let list and "who wrote" questions be answered from the record.
+    """
+
+    number: int = 0
     paper_id: str
     title: str
     arxiv_id: str | None = None
     year: int | None = None
     authors: list[str] = Field(default_factory=list)
+    authors_truncated: bool = False
+    category: str | None = None
+    has_code: bool = False
     text: str
     score: float | None = None
 

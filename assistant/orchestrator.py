@@ -16,15 +16,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from assistant import prompts
-from assistant.answer import Answer, Usage
-from assistant.budget import (
-    BuiltPrompt,
-    SourceCandidate,
-    answer_budget,
-    build_prompt,
-    render_candidate,
-)
-from assistant.chat.base import ChatModel
+from assistant.answer import Answer, SourceGiven, Usage
+from assistant.budget import BuiltPrompt, answer_budget, build_prompt, render_candidate
+from assistant.chat.base import ChatModel, ModelRequest
 from assistant.chat.registry import make_chat_model
 from assistant.citations import check_citations, unsupported_citations
 from assistant.condense import condense, prior_turns
@@ -226,9 +220,8 @@ class Assistant:
                 built = self._build(
                     model,
                     lambda block: prompts.render("answer", sources=block, question=shown),
-                    standalone,
+                    ModelRequest(task="answer", question=standalone, history=prior),
                     candidates,
-                    history=[(q, a) for q, a, _ in prior],
                 )
             return built, standalone if standalone != question else None, usage
 
@@ -261,7 +254,7 @@ class Assistant:
                 built = self._build(
                     model,
                     lambda block: prompts.render("summary", sources=block),
-                    paper.title,
+                    ModelRequest(task="summary", question=paper.title),
                     candidates,
                 )
             return built, None, Usage()
@@ -289,7 +282,7 @@ class Assistant:
                 built = self._build(
                     model,
                     lambda block: prompts.render("topic_summary", sources=block, topic=shown),
-                    topic,
+                    ModelRequest(task="topic_summary", question=topic),
                     candidates,
                 )
             return built, None, Usage()
@@ -362,23 +355,24 @@ class Assistant:
         self,
         model: ChatModel,
         render_task: Callable[[str], str],
-        question: str,
-        candidates: list[SourceCandidate],
-        history: list[tuple[str, str]] | None = None,
+        request: ModelRequest,
+        candidates: list[SourceGiven],
     ) -> BuiltPrompt:
+        """Messages and the matching `ModelRequest`, from the same sources after the budget."""
         return build_prompt(
             system=prompts.render("system"),
             render_task=render_task,
-            question=question,
+            question=request.question,
             candidates=candidates,
             render_source=render_candidate,
-            history=history or [],
+            history=[(q, a) for q, a, _ in request.history],
             context_window=model.context_window,
             answer_tokens=self._answer_tokens(model),
             model_name=model.name,
+            request=request,
         )
 
-    def _candidates(self, query: str, k: int | None) -> list[SourceCandidate]:
+    def _candidates(self, query: str, k: int | None) -> list[SourceGiven]:
         """Search hits as source candidates, one per paper, with the paper's full abstract."""
         k = max(1, k or self.settings.top_k)
         with self._index_errors():

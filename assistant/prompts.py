@@ -10,20 +10,11 @@ import re
 from functools import cache
 from string import Template
 
+from assistant.text import format_authors
 from retrieval.resources import prompts_dir
 
 # The sentence a model says when the sources do not cover a question (also in the prompts).
 ABSTAIN_SENTENCE = "The indexed papers do not cover this."
-
-TEMPLATE_NAMES = (
-    "system",
-    "answer",
-    "source",
-    "history_turn",
-    "condense",
-    "summary",
-    "topic_summary",
-)
 
 # Tags the templates use as delimiters; lookalikes in data are neutralized.
 _TAGS = r"source|question|follow_up|conversation|topic|system|instructions?"
@@ -66,9 +57,10 @@ def render_source(
     year: int | None,
     arxiv_id: str | None,
     text: str,
+    authors_truncated: bool = False,
 ) -> str:
     """One numbered source block; every field is escaped."""
-    shown_authors = ", ".join(authors[:6]) + (" et al." if len(authors) > 6 else "")
+    shown_authors = format_authors(authors, truncated=authors_truncated, limit=6)
     return render(
         "source",
         number=number,

@@ -1,33 +1,41 @@
-"""Sources for a prompt: search hits and papers as numbered-source candidates."""
+"""Sources for a prompt: papers (and search hits) as source candidates, one per paper."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from assistant.budget import SourceCandidate
+from assistant.answer import SourceGiven
+from assistant.text import clean_text
 
 if TYPE_CHECKING:
     from retrieval.models import Paper, SearchHit
 
 
-def candidate(paper: Paper | None, hit: SearchHit | None, score: float | None) -> SourceCandidate:
-    """A source candidate from a paper (preferred: its full abstract) or a search hit."""
+def candidate(paper: Paper | None, hit: SearchHit | None, score: float | None) -> SourceGiven:
+    """A source candidate (unnumbered) from a paper (preferred: its full abstract) or a hit.
+
+    The text is the abstract as clean text (LaTeX and HTML entities decoded); the paper
+    record keeps the original.
+    """
     if paper is not None:
         text = paper.abstract or (hit.snippet if hit else "")
-        return SourceCandidate(
+        return SourceGiven(
             paper_id=paper.paper_id,
-            title=paper.title,
-            text=text,
+            title=clean_text(paper.title),
+            text=clean_text(text),
             arxiv_id=paper.arxiv_id,
             year=paper.year,
             authors=list(paper.authors),
+            authors_truncated=paper.authors_truncated,
+            category=paper.category,
+            has_code=paper.has_code,
             score=score,
         )
     assert hit is not None
-    return SourceCandidate(
+    return SourceGiven(
         paper_id=hit.paper_id,
-        title=hit.title,
-        text="\n".join(hit.matched_chunks) or hit.snippet,
+        title=clean_text(hit.title),
+        text=clean_text("\n".join(hit.matched_chunks) or hit.snippet),
         arxiv_id=hit.arxiv_id,
         year=hit.year,
         authors=list(hit.authors),

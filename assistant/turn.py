@@ -51,7 +51,9 @@ def stream_answer(
     finish: Finish | None = None
     callback_s = 0.0
     t0 = time.perf_counter()
-    stream = model.stream(built.messages, max_tokens=max_tokens, cancel=cancel)
+    stream = model.stream(
+        built.messages, max_tokens=max_tokens, cancel=cancel, request=built.request
+    )
     try:
         for event in stream:
             if isinstance(event, TextDelta):

@@ -514,7 +514,8 @@ def make_llm_judge(settings: Settings, model_name: str) -> Judge:
 
     Verdicts are cached per (sentence, sources) so a re-asked sentence costs one call.
     """
-    from assistant.chat.base import ChatMessage, complete
+    from assistant.answer import SourceGiven
+    from assistant.chat.base import ChatMessage, ModelRequest, complete
     from assistant.chat.registry import make_chat_model
     from assistant.prompts import escape_data, render
 
@@ -541,8 +542,17 @@ def make_llm_judge(settings: Settings, model_name: str) -> Judge:
         prompt = render("judge", sources=blocks, sentence=_judge_data(sentence))
         messages = [ChatMessage(role="user", content=prompt)]
 
+        request = ModelRequest(
+            task="judge",
+            question=sentence,
+            sources=[
+                SourceGiven(number=n, paper_id=f"s{n}", title="", text=text)
+                for n, text in enumerate(sources, start=1)
+            ],
+        )
+
         def ask() -> str:
-            text, _finish = complete(model, messages, max_tokens=5)
+            text, _finish = complete(model, messages, max_tokens=5, request=request)
             return text
 
         verdict_text, _ = call_with_retry(ask)

@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.chat.offline_condense import condense
-from assistant.chat.offline_prompt import ParsedPrompt, ParsedSource
+from assistant.chat.offline_prompt import ParsedSource, read_source
+from assistant.messages import ModelRequest
 from assistant.prompts import ABSTAIN_SENTENCE
-from assistant.text import STOPWORDS, idf_table, terms
+from assistant.text import STOPWORDS, format_authors, idf_table, terms
 
 # Tuned on the seed eval set (evals/datasets/seed.jsonl): below these the sources do not
 # support an answer and the model abstains.
@@ -29,6 +30,7 @@ TITLE_DAMPING = 0.3  # weight of a paper's own title words when ranking its sent
 _NOT_ENTITIES = frozenset(
     ["ai", "llm", "llms", "lm", "lms", "nlp", "ml", "gpt", "i", "which", "what", "how", "who"]
 )
+JUDGE_SUPPORT = 0.6  # share of a sentence's content terms a source must have (judge task)
 MAX_SENTENCES = 5
 MAX_PER_SOURCE = 2
 # Questions about who wrote a paper or when: the sources' header lines can answer them.
@@ -84,17 +86,18 @@ class _Scored:
 
 def with_metadata(source: ParsedSource) -> ParsedSource:
     """The source with one more sentence built from its header (title, year, authors)."""
-    year = f" ({source.year})" if source.year and source.year != "unknown" else ""
-    authors = source.authors if source.authors and source.authors != "unknown" else ""
+    year = f" ({source.year})" if source.year else ""
+    authors = format_authors(source.authors, truncated=source.authors_truncated, limit=6)
     if not authors and not year:
         return source
     sentence = f"{source.title}{year} is by {authors}." if authors else f"{source.title}{year}."
-    meta_terms = set(terms(f"{source.title} {authors} {source.year}")) | _META_TERMS
+    meta_terms = set(terms(f"{source.title} {authors} {source.year or ''}")) | _META_TERMS
     return ParsedSource(
         number=source.number,
         title=source.title,
         text=source.text,
         authors=source.authors,
+        authors_truncated=source.authors_truncated,
         year=source.year,
         arxiv_id=source.arxiv_id,
         sentences=[sentence, *source.sentences],
@@ -251,15 +254,18 @@ def _select(relevance: _Relevance) -> list[str]:
 # ----------------------------------------------------------------- tasks
 
 
-def compose(prompt: ParsedPrompt) -> str:
-    """The reply to a parsed prompt."""
-    if prompt.task == "condense":
-        return condense(prompt.conversation, prompt.follow_up)
-    if prompt.task == "summary":
-        return summarize(prompt.sources[0]) if prompt.sources else ABSTAIN_SENTENCE
-    if prompt.task == "topic":
-        return topic_overview(prompt.sources, prompt.topic)
-    paragraphs = _select(_score(prompt.sources, prompt.question))
+def compose(request: ModelRequest) -> str:
+    """The reply to a request (the turn as data; the prompt's prose is never read)."""
+    if request.task == "condense":
+        return condense(request.history, request.question)
+    if request.task == "judge":
+        return judge(request)
+    sources = [read_source(s) for s in request.sources]
+    if request.task == "summary":
+        return summarize(sources[0]) if sources else ABSTAIN_SENTENCE
+    if request.task == "topic_summary":
+        return topic_overview(sources, request.question)
+    paragraphs = _select(_score(sources, request.question))
     return "\n\n".join(paragraphs) if paragraphs else ABSTAIN_SENTENCE
 
 
@@ -321,3 +327,15 @@ def topic_overview(sources: list[ParsedSource], topic: str) -> str:
         if picks:
             paragraphs.append(_paragraph(item.source, picks))
     return "\n\n".join(paragraphs) if paragraphs else ABSTAIN_SENTENCE
+
+
+def judge(request: ModelRequest) -> str:
+    """SUPPORTED when one source covers most of the sentence's content words (lexical)."""
+    wanted = set(terms(request.question))
+    if not wanted:
+        return "NOT_SUPPORTED"
+    best = max(
+        (len(wanted & set(terms(f"{s.title} {s.text}"))) / len(wanted) for s in request.sources),
+        default=0.0,
+    )
+    return "SUPPORTED" if best >= JUDGE_SUPPORT else "NOT_SUPPORTED"

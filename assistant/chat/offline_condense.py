@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 from assistant.chat.offline_prompt import short_title
 from assistant.text import terms
@@ -28,36 +28,14 @@ _SINGULAR_QUESTION = re.compile(
 _OTHER_REF = re.compile(r"\b(this|that|these|those|above|former|latter|same)\b", re.IGNORECASE)
 
 
-@dataclass
-class _Turn:
-    question: str = ""
-    answer: str = ""
-    papers: list[str] = field(default_factory=list)
-
-
-def _turns(conversation: str) -> list[_Turn]:
-    turns: list[_Turn] = []
-    for line in conversation.splitlines():
-        if line.startswith("User:"):
-            turns.append(_Turn(question=line[5:].strip()))
-        elif turns and line.startswith("Assistant:"):
-            turns[-1].answer = line[10:].strip()
-        elif turns and line.startswith("Papers cited:"):
-            names = line[13:].strip()
-            if names and names.lower() != "none":
-                turns[-1].papers = [n.strip() for n in names.split(";") if n.strip()]
-    return turns
-
-
-def condense(conversation: str, follow_up: str) -> str:
+def condense(history: Sequence[tuple[str, str, list[str]]], follow_up: str) -> str:
     """Resolve "it", "this paper", "they" ... in `follow_up` from the previous turn."""
     follow_up = " ".join(follow_up.split())
-    turns = _turns(conversation)
-    if not turns or not follow_up:
+    if not history or not follow_up:
         return follow_up
-    last = turns[-1]
-    names = [short_title(t) for t in last.papers]
-    if _SINGULAR_QUESTION.search(last.question):
+    last_question, _answer, papers = history[-1]
+    names = [short_title(t) for t in papers]
+    if _SINGULAR_QUESTION.search(last_question):
         names = names[:1]
     content = set(terms(follow_up, drop_generic=True))
     refers = any(
@@ -76,5 +54,5 @@ def condense(conversation: str, follow_up: str) -> str:
         if text != follow_up:
             return text
         return f"{follow_up} ({several})"
-    topic = last.question.rstrip("?.! ")
+    topic = last_question.rstrip("?.! ")
     return f"{follow_up.rstrip('?.! ')} (regarding: {topic})?"

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from assistant.text import format_authors
 from shells.commands.common import fail, print_json, settings_from_args
 
 EXIT_SKIPPED = 2  # ingest finished but some records or files were skipped
@@ -111,9 +112,7 @@ def run_papers(args: argparse.Namespace) -> int:
 
     table = Table("id", "year", "title", "authors", box=None, pad_edge=False)
     for paper in papers:
-        authors = ", ".join(paper.authors[:2]) + (
-            " et al." if len(paper.authors) > 2 or paper.authors_truncated else ""
-        )
+        authors = format_authors(paper.authors, truncated=paper.authors_truncated, limit=2)
         table.add_row(paper.paper_id, str(paper.year or ""), paper.title, authors)
     console = Console()
     console.print(table)
