@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -41,6 +43,17 @@ class Usage(BaseModel):
     completion_tokens: int = 0
 
 
+class SupportVerdict(BaseModel):
+    """One answer sentence with its support verdict (see `assistant.support`)."""
+
+    text: str
+    markers: list[int] = Field(default_factory=list)
+    claim: bool = True
+    score: float = 0.0
+    verdict: Literal["supported", "weak", "unsupported"]
+    judged_by: Literal["lexical", "judge"] = "lexical"
+
+
 class Answer(BaseModel):
     """One grounded answer; `invalid_citations` are markers that name no given source."""
 
@@ -64,3 +77,7 @@ class Answer(BaseModel):
     conversation_id: str | None = None
     turn_id: int | None = None
     error: str | None = None
+    # "extractive": quoted from the sources (the offline model); "generative": a model wrote it.
+    answer_mode: Literal["extractive", "generative"] = "generative"
+    # A verdict for every sentence of `answer`, from the scorer the eval uses.
+    support: list[SupportVerdict] = Field(default_factory=list)

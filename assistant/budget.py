@@ -109,6 +109,21 @@ def render_candidate(number: int, candidate: SourceGiven, text: str) -> str:
     )
 
 
+def render_record(number: int, candidate: SourceGiven, text: str) -> str:
+    """A list answer's source block: the standard one plus category and code."""
+    return prompts.render_source(
+        number,
+        title=candidate.title,
+        authors=candidate.authors,
+        year=candidate.year,
+        arxiv_id=candidate.arxiv_id,
+        text=text,
+        authors_truncated=candidate.authors_truncated,
+        category=candidate.category,
+        has_code=candidate.has_code,
+    )
+
+
 def pack_sources(
     candidates: Sequence[SourceGiven], available: int, render: SourceRenderer
 ) -> tuple[list[SourceGiven], list[str]]:

@@ -8,16 +8,22 @@ thread and stops a turn with `cancel`.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from assistant import prompts
-from assistant.answer import Answer, SourceGiven, Usage
-from assistant.budget import BuiltPrompt, answer_budget, build_prompt, render_candidate
+from assistant import metadata, prompts
+from assistant.answer import Answer, SourceGiven, SupportVerdict, Usage
+from assistant.budget import (
+    BuiltPrompt,
+    SourceRenderer,
+    answer_budget,
+    build_prompt,
+    render_candidate,
+    render_record,
+)
 from assistant.chat.base import ChatModel, ModelRequest
 from assistant.chat.registry import make_chat_model
 from assistant.citations import check_citations, unsupported_citations
@@ -25,18 +31,16 @@ from assistant.condense import condense, prior_turns
 from assistant.config import Settings
 from assistant.errors import AssistantError, PaperNotFound
 from assistant.history import Conversation, ConversationInfo, HistoryStore
-from assistant.sources import candidate
+from assistant.messages import Listing
+from assistant.questions import entities
+from assistant.sources import brief, candidate
+from assistant.support import is_abstention, model_judge, sentence_verdicts
 from assistant.turn import Clock, DeltaCallback, stream_answer
 from retrieval.errors import RetrievalError
 
 if TYPE_CHECKING:
     from retrieval.index import IngestReport, PaperIndex, Progress
     from retrieval.models import Paper, SearchHit
-
-_ABSTAIN = re.compile(
-    r"\b(do(es)? not|don't|doesn't)\s+(cover|address|discuss|answer|mention)\b|\bnot covered\b",
-    re.IGNORECASE,
-)
 
 
 class Assistant:
@@ -214,15 +218,20 @@ class Assistant:
                 with clock.stage("condense"):
                     standalone, usage = condense(model, question, prior, clock, cancel)
             with clock.stage("retrieve"):
-                candidates = self._candidates(standalone, k)
+                listed = self._listing(standalone)
+                candidates = listed[0] if listed else self._candidates(standalone, k)
             with clock.stage("prompt"):
                 shown = prompts.escape_data(standalone)
-                built = self._build(
-                    model,
-                    lambda block: prompts.render("answer", sources=block, question=shown),
-                    ModelRequest(task="answer", question=standalone, history=prior),
-                    candidates,
-                )
+                request = ModelRequest(task="answer", question=standalone, history=prior)
+                if listed is None:
+                    built = self._build(
+                        model,
+                        lambda block: prompts.render("answer", sources=block, question=shown),
+                        request,
+                        candidates,
+                    )
+                else:
+                    built = self._build_listing(model, request, listed[1], candidates)
             return built, standalone if standalone != question else None, usage
 
         return self._turn("answer", question, conversation_id, prepare, on_delta, cancel)
@@ -334,10 +343,12 @@ class Assistant:
                 timings_ms=clock.timings,
                 finish_reason=finish.finish_reason,
                 incomplete=finish.incomplete,
-                abstained=not check.citations and bool(_ABSTAIN.search(text)),
+                abstained=is_abstention(text),
                 conversation_id=conversation,
                 turn_id=turn_id,
                 error=finish.error,
+                answer_mode="extractive" if getattr(model, "extractive", False) else "generative",
+                support=self._verdicts(model, text, built),
             )
         except AssistantError as exc:
             history.fail_turn(turn_id, exc.message)
@@ -357,6 +368,7 @@ class Assistant:
         render_task: Callable[[str], str],
         request: ModelRequest,
         candidates: list[SourceGiven],
+        render_source: SourceRenderer = render_candidate,
     ) -> BuiltPrompt:
         """Messages and the matching `ModelRequest`, from the same sources after the budget."""
         return build_prompt(
@@ -364,7 +376,7 @@ class Assistant:
             render_task=render_task,
             question=request.question,
             candidates=candidates,
-            render_source=render_candidate,
+            render_source=render_source,
             history=[(q, a) for q, a, _ in request.history],
             context_window=model.context_window,
             answer_tokens=self._answer_tokens(model),
@@ -372,12 +384,89 @@ class Assistant:
             request=request,
         )
 
+    def _build_listing(
+        self,
+        model: ChatModel,
+        request: ModelRequest,
+        listing: Listing,
+        candidates: list[SourceGiven],
+    ) -> BuiltPrompt:
+        """The prompt for a list/metadata question: every matching record as a source."""
+        question = prompts.escape_data(request.question)
+        criteria = prompts.escape_data(listing.query.criteria() or "as the question asks")
+
+        def render(block: str) -> str:
+            shown = block.count('<source id="')
+            return prompts.render(
+                "listing",
+                sources=block,
+                question=question,
+                criteria=criteria,
+                count=listing.total,
+                shown=shown,
+            )
+
+        return self._build(
+            model,
+            render,
+            request.model_copy(update={"listing": listing}),
+            candidates,
+            render_record,
+        )
+
+    def _listing(self, question: str) -> tuple[list[SourceGiven], Listing] | None:
+        """Every record a list/metadata question asks for (None for other questions)."""
+        with self._index_errors():
+            papers = self.index.papers()
+            query = metadata.parse(question, papers)
+            if query is None:
+                return None
+            if query.kind == "record":
+                found = self.index.resolve(query.ref or "")
+                named = [p for p in found if _names(p, query.ref or "")]
+                if len(named) != 1 and len(found) != 1:
+                    return None
+                paper = named[0] if len(named) == 1 else found[0]
+                return [candidate(paper, None, None)], Listing(query=query, total=1)
+        matched = metadata.select(query, papers)
+        records = [brief(candidate(p, None, None)) for p in matched]
+        return records, Listing(query=query, total=len(matched))
+
     def _candidates(self, query: str, k: int | None) -> list[SourceGiven]:
-        """Search hits as source candidates, one per paper, with the paper's full abstract."""
+        """Search hits as source candidates, one per paper, with the paper's full abstract.
+
+        Papers the question names by their short title ("How does PolyGuard differ from
+        WildGuard?") come first, so a comparison always has them.
+        """
         k = max(1, k or self.settings.top_k)
         with self._index_errors():
             hits = self.index.search(query, k)
-            return [candidate(self.index.get(h.paper_id), h, h.score) for h in hits]
+            named: list[Paper] = []
+            for name in entities(query):
+                found = [p for p in self.index.resolve(name) if _names(p, name)]
+                if len(found) == 1 and found[0] not in named:
+                    named.append(found[0])
+            ids = {p.paper_id for p in named}
+            out = [candidate(p, None, None) for p in named]
+            out += [
+                candidate(self.index.get(h.paper_id), h, h.score)
+                for h in hits
+                if h.paper_id not in ids
+            ]
+            return out[: max(k, len(named))]
+
+    def _verdicts(self, model: ChatModel, text: str, built: BuiltPrompt) -> list[SupportVerdict]:
+        """A support verdict per sentence: the judge prompt with a real model, else lexical."""
+        if getattr(model, "extractive", False) or not text.strip():
+            return sentence_verdicts(text, built.sources)
+        return sentence_verdicts(text, built.sources, model_judge(model))
+
+
+def _names(paper: Paper, name: str) -> bool:
+    """True when `name` is the paper's short name (its title up to the colon) or its title."""
+    title = paper.title.lower()
+    name = name.lower().strip()
+    return title == name or title.split(":")[0].strip() == name or title.startswith(name + ":")
 
 
 def _clean(text: str, what: str) -> str:

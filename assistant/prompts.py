@@ -58,11 +58,21 @@ def render_source(
     arxiv_id: str | None,
     text: str,
     authors_truncated: bool = False,
+    category: str | None = None,
+    has_code: bool | None = None,
 ) -> str:
-    """One numbered source block; every field is escaped."""
+    """One numbered source block; every field is escaped. With `has_code` given (a list
+    answer's record), the block also shows the category and whether code is released."""
     shown_authors = format_authors(authors, truncated=authors_truncated, limit=6)
+    extra: dict[str, object] = {}
+    if has_code is not None:
+        extra = {
+            "category": escape_data(category or "unknown"),
+            "code": "released" if has_code else "not listed",
+        }
     return render(
-        "source",
+        "record" if extra else "source",
+        **extra,
         number=number,
         title=escape_data(" ".join(title.split())),
         authors=escape_data(shown_authors or "unknown"),

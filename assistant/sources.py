@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from assistant.answer import SourceGiven
-from assistant.text import clean_text
+from assistant.text import clean_text, sentences
 
 if TYPE_CHECKING:
     from retrieval.models import Paper, SearchHit
@@ -41,3 +41,16 @@ def candidate(paper: Paper | None, hit: SearchHit | None, score: float | None) -
         authors=list(hit.authors),
         score=score,
     )
+
+
+BRIEF_SENTENCES = 1  # a listed record's text: the first sentence of its abstract
+BRIEF_CHARS = 120
+
+
+def brief(source: SourceGiven) -> SourceGiven:
+    """A record for a list answer: the metadata and the start of the abstract only, so a
+    long list still fits the model's window."""
+    first = " ".join(sentences(source.text)[:BRIEF_SENTENCES])
+    if len(first) > BRIEF_CHARS:
+        first = first[:BRIEF_CHARS].rsplit(" ", 1)[0] + " …"
+    return source.model_copy(update={"text": first})

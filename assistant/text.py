@@ -34,7 +34,7 @@ GENERIC = frozenset(
     presents introduce introduces new novel recent existing use uses used using show
     shows find finds found discuss discusses address addresses look looking kind kinds
     type types way ways thing things anything something mention mentions mentioned
-    corpus collection indexed
+    corpus collection indexed well take takes took taken part
     """.split()  # noqa: SIM905
 )
 

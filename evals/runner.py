@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
+from assistant.support import source_text
 from evals.dataset import Dataset, EvalItem
 from evals.metrics import (
     SUPPORT_THRESHOLD,
@@ -36,11 +36,10 @@ from evals.metrics import (
 )
 
 if TYPE_CHECKING:
-    from assistant.answer import Answer, SourceGiven
+    from assistant.answer import Answer
     from assistant.config import Settings
 
 T = TypeVar("T")
-_SENTENCE_TAG = re.compile(r"<\s*(/?)\s*sentence\b", re.IGNORECASE)
 RETRIEVAL_K = 10
 RANDOM_SOURCES = "random-sources"
 
@@ -324,12 +323,6 @@ def score_item(
     return result
 
 
-def source_text(src: SourceGiven) -> str:
-    """What a citation can be checked against: the source's metadata and its text."""
-    meta = [src.title, ", ".join(src.authors), str(src.year or ""), src.arxiv_id or ""]
-    return "\n".join([*(m for m in meta if m), src.text])
-
-
 def item_quality(item: EvalItem, s: ItemScores) -> float:
     """One number per item to rank the worst items (docs/evals.md, "Worst items")."""
     if not item.answerable:
@@ -512,59 +505,11 @@ def build_assistant_factory(
 def make_llm_judge(settings: Settings, model_name: str) -> Judge:
     """An LLM support judge using `prompts/judge.txt` (for a real, non-offline model).
 
-    Verdicts are cached per (sentence, sources) so a re-asked sentence costs one call.
+    The product's judge (`assistant.support.model_judge`), each call retried on rate limits
+    and cut streams; verdicts are cached per (sentence, sources).
     """
-    from assistant.answer import SourceGiven
-    from assistant.chat.base import ChatMessage, ModelRequest, complete
     from assistant.chat.registry import make_chat_model
-    from assistant.prompts import escape_data, render
+    from assistant.support import model_judge
 
     model = make_chat_model(settings, model_name)
-
-    def _judge_data(text: str) -> str:
-        # Data cannot open or close the judge's <source>/<sentence> blocks.
-        return _SENTENCE_TAG.sub(lambda m: f"&lt;{m.group(1)}sentence", escape_data(text))
-
-    cache: dict[tuple[str, tuple[str, ...]], bool] = {}
-    lock = threading.Lock()
-
-    def judge(sentence: str, sources: list[str]) -> bool:
-        if not sources:
-            return False
-        key = (sentence, tuple(sources))
-        with lock:
-            if key in cache:
-                return cache[key]
-        blocks = "\n\n".join(
-            f'<source id="{n}">\n{_judge_data(text)}\n</source>'
-            for n, text in enumerate(sources, start=1)
-        )
-        prompt = render("judge", sources=blocks, sentence=_judge_data(sentence))
-        messages = [ChatMessage(role="user", content=prompt)]
-
-        request = ModelRequest(
-            task="judge",
-            question=sentence,
-            sources=[
-                SourceGiven(number=n, paper_id=f"s{n}", title="", text=text)
-                for n, text in enumerate(sources, start=1)
-            ],
-        )
-
-        def ask() -> str:
-            text, _finish = complete(model, messages, max_tokens=5, request=request)
-            return text
-
-        verdict_text, _ = call_with_retry(ask)
-        verdict = parse_verdict(verdict_text)
-        with lock:
-            cache[key] = verdict
-        return verdict
-
-    return judge
-
-
-def parse_verdict(text: str) -> bool:
-    """True for SUPPORTED, False for NOT_SUPPORTED (or anything unclear)."""
-    word = text.strip().upper().replace(" ", "_")
-    return word.startswith("SUPPORTED")
+    return model_judge(model, call=lambda ask: call_with_retry(ask)[0])

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from assistant.answer import Answer, Citation, SourceGiven, Usage
+from assistant.support import parse_verdict
 from evals import THRESHOLDS_FILE
 from evals.dataset import EvalItem
 from evals.gate import Thresholds, check, load_thresholds, main
 from evals.report import aggregate, build_report, compare, format_headline, write_reports
-from evals.runner import ItemTiming, RunResult, call_with_retry, parse_verdict, score_item
+from evals.runner import ItemTiming, RunResult, call_with_retry, score_item
 
 SOURCES = [
     SourceGiven(

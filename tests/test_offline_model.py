@@ -106,7 +106,10 @@ def test_answers_with_correct_citations() -> None:
 
 def test_every_sentence_is_cited() -> None:
     text, _ = reply("Which papers study multi-turn jailbreaks and attack success rates?")
-    for paragraph in text.split("\n\n"):
+    # Issue 12: the extractive answer opens with a lead line ("2 papers ... address this:").
+    paragraphs = [p for p in text.split("\n\n") if not p.rstrip().endswith(":")]
+    assert len(paragraphs) < len(text.split("\n\n"))
+    for paragraph in paragraphs:
         for sentence in paragraph.split(". "):
             assert "[" in sentence, sentence
 

@@ -36,6 +36,9 @@ _WORD = re.compile(r"\s*\S+")
 class OfflineChatModel:
     """The built-in offline model; `misbehaviour` is one of MISBEHAVIOURS or None."""
 
+    # Its answers are quoted from the sources (labelled "extractive" in the Answer).
+    extractive = True
+
     def __init__(
         self,
         misbehaviour: str | None = None,

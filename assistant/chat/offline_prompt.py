@@ -55,7 +55,7 @@ def short_title(title: str) -> str:
             return head
     if len(title) <= 80:
         return title
-    return " ".join(title[:80].split()[:-1]) + "…"
+    return " ".join(title[:80].split()[:-1]).rstrip("…") + "…"
 
 
 def read_source(source: SourceGiven) -> ParsedSource:
