@@ -68,7 +68,7 @@ _FRAME = frozenset(
         "released come from written wrote authored author authors co-authored coauthored year "
         "years since before after between until collection index indexed there have has code "
         "source github implementation repository repo open-source available release releases "
-        "category categories include includes including"
+        "category categories include includes including write writes other else more additional"
     )
 )
 

@@ -26,7 +26,7 @@ _SINGULAR_REF = re.compile(
 )
 _POSSESSIVE_REF = re.compile(r"\bits\b", re.IGNORECASE)
 _PLURAL_REF = re.compile(
-    r"\b(these|those|the)\s+(papers|works|studies|approaches|methods|authors)\b|\b(they|them)\b",
+    r"\b(these|those|the)\s+(papers|works|studies|approaches|methods)\b|\b(they|them)\b",
     re.IGNORECASE,
 )
 _PLURAL_POSSESSIVE = re.compile(r"\btheir\b", re.IGNORECASE)
@@ -37,7 +37,10 @@ _LIST_QUESTION = re.compile(
     r"^(which|what)\s+(papers?|works?|studies|articles|publications)\s+(?P<rest>.+?)\??$", re.I
 )
 _WHO_WROTE = re.compile(r"\b(who|authors?)\b", re.IGNORECASE)
-_BY = re.compile(r"\bis by (?P<names>[^\[\n]+?)(?:\s+et al\.)?\s*\[", re.IGNORECASE)
+_BY = re.compile(
+    r"\b(?:is by|author of [^\n]+? is) (?P<names>.+?)(?:\s+et al\.|;|\s*\[|\.(?:\s|$)|$)",
+    re.IGNORECASE,
+)
 # Follow-ups that ask about an aspect of the last subject ("Who are the authors?").
 _ASPECT = re.compile(
     r"\b(authors?|year|published|limitations?|results?|findings?|dataset|data|code|method|"
@@ -83,8 +86,11 @@ def condense(history: Sequence[tuple[str, str, list[str]]], follow_up: str) -> s
     refers = any(p.search(body) for p in _REFERS)
     names = entities(body)
     content = set(terms(body, drop_generic=True))
-    if not refers and (names or len(content) >= 2) and not _WHAT_ABOUT.match(body):
-        return follow_up  # it stands on its own
+    name_terms = set().union(*(set(terms(n)) for n in names)) if names else set()
+    about = _WHAT_ABOUT.match(body)
+    bare_name = bool(names) and content <= name_terms  # "and WildGuard?"
+    if not about and not bare_name and (names or (not refers and len(content) >= 2)):
+        return follow_up  # it stands on its own (a pronoun refers to the name it gives)
     subject = _subject(last_question, papers)
     listed = _LIST_QUESTION.match(last_question.strip())
 
@@ -106,8 +112,7 @@ def condense(history: Sequence[tuple[str, str, list[str]]], follow_up: str) -> s
         return _question(_YEAR.sub(year.group(0), last_question.rstrip("?"), count=1))
 
     # "what about WildGuard?" / "and SafetyAnalyst?": the last question about the new name.
-    about = _WHAT_ABOUT.match(body)
-    rest = about.group("rest") if about else (body.rstrip("?") if names else "")
+    rest = about.group("rest") if about else (body.rstrip("?") if bare_name else "")
     if rest and entities(rest) and subject and not _ASPECT.search(rest):
         old = subject[0]
         if old.lower() in last_question.lower():

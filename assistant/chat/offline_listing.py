@@ -32,8 +32,8 @@ def record_answer(source: ParsedSource, field: str | None) -> str:
     names = format_authors(source.authors, truncated=source.authors_truncated, limit=20)
     if source.authors_truncated:
         return (
-            f"The record lists the first {len(source.authors)} authors of {source.title}{year}:"
-            f" {names} [{source.number}]."
+            f"{source.title}{year} is by {names}; the record lists only these first "
+            f"{len(source.authors)} authors [{source.number}]."
         )
     return f"{source.title}{year} is by {names} [{source.number}]."
 
