@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from assistant import metadata, prompts
+from assistant import prompts
 from assistant.answer import Answer, SourceGiven, SupportVerdict, Usage
 from assistant.budget import (
     BuiltPrompt,
@@ -32,8 +32,7 @@ from assistant.config import Settings
 from assistant.errors import AssistantError, PaperNotFound
 from assistant.history import Conversation, ConversationInfo, HistoryStore
 from assistant.messages import Listing
-from assistant.questions import entities
-from assistant.sources import brief, candidate
+from assistant.sources import candidate, listing_sources, search_sources
 from assistant.support import is_abstention, model_judge, sentence_verdicts
 from assistant.turn import Clock, DeltaCallback, stream_answer
 from retrieval.errors import RetrievalError
@@ -417,56 +416,18 @@ class Assistant:
     def _listing(self, question: str) -> tuple[list[SourceGiven], Listing] | None:
         """Every record a list/metadata question asks for (None for other questions)."""
         with self._index_errors():
-            papers = self.index.papers()
-            query = metadata.parse(question, papers)
-            if query is None:
-                return None
-            if query.kind == "record":
-                found = self.index.resolve(query.ref or "")
-                named = [p for p in found if _names(p, query.ref or "")]
-                if len(named) != 1 and len(found) != 1:
-                    return None
-                paper = named[0] if len(named) == 1 else found[0]
-                return [candidate(paper, None, None)], Listing(query=query, total=1)
-        matched = metadata.select(query, papers)
-        records = [brief(candidate(p, None, None)) for p in matched]
-        return records, Listing(query=query, total=len(matched))
+            return listing_sources(self.index, question)
 
     def _candidates(self, query: str, k: int | None) -> list[SourceGiven]:
-        """Search hits as source candidates, one per paper, with the paper's full abstract.
-
-        Papers the question names by their short title ("How does PolyGuard differ from
-        WildGuard?") come first, so a comparison always has them.
-        """
-        k = max(1, k or self.settings.top_k)
+        """Search hits as source candidates, papers the question names first."""
         with self._index_errors():
-            hits = self.index.search(query, k)
-            named: list[Paper] = []
-            for name in entities(query):
-                found = [p for p in self.index.resolve(name) if _names(p, name)]
-                if len(found) == 1 and found[0] not in named:
-                    named.append(found[0])
-            ids = {p.paper_id for p in named}
-            out = [candidate(p, None, None) for p in named]
-            out += [
-                candidate(self.index.get(h.paper_id), h, h.score)
-                for h in hits
-                if h.paper_id not in ids
-            ]
-            return out[: max(k, len(named))]
+            return search_sources(self.index, query, max(1, k or self.settings.top_k))
 
     def _verdicts(self, model: ChatModel, text: str, built: BuiltPrompt) -> list[SupportVerdict]:
         """A support verdict per sentence: the judge prompt with a real model, else lexical."""
         if getattr(model, "extractive", False) or not text.strip():
             return sentence_verdicts(text, built.sources)
         return sentence_verdicts(text, built.sources, model_judge(model))
-
-
-def _names(paper: Paper, name: str) -> bool:
-    """True when `name` is the paper's short name (its title up to the colon) or its title."""
-    title = paper.title.lower()
-    name = name.lower().strip()
-    return title == name or title.split(":")[0].strip() == name or title.startswith(name + ":")
 
 
 def _clean(text: str, what: str) -> str:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from assistant import metadata
 from assistant.answer import SourceGiven
+from assistant.messages import Listing
+from assistant.questions import entities
 from assistant.text import clean_text, sentences
 
 if TYPE_CHECKING:
+    from retrieval.index import PaperIndex
     from retrieval.models import Paper, SearchHit
 
 
@@ -54,3 +58,47 @@ def brief(source: SourceGiven) -> SourceGiven:
     if len(first) > BRIEF_CHARS:
         first = first[:BRIEF_CHARS].rsplit(" ", 1)[0] + " …"
     return source.model_copy(update={"text": first})
+
+
+def names(paper: Paper, name: str) -> bool:
+    """True when `name` is the paper's short name (its title up to the colon) or its title."""
+    title = paper.title.lower()
+    name = name.lower().strip()
+    return title == name or title.split(":")[0].strip() == name or title.startswith(name + ":")
+
+
+def search_sources(index: PaperIndex, query: str, k: int) -> list[SourceGiven]:
+    """Search hits as source candidates, one per paper, with the paper's full abstract.
+
+    Papers the question names by their short title ("How does PolyGuard differ from
+    WildGuard?") come first, so a comparison always has them.
+    """
+    hits = index.search(query, k)
+    named: list[Paper] = []
+    for name in entities(query):
+        found = [p for p in index.resolve(name) if names(p, name)]
+        if len(found) == 1 and found[0] not in named:
+            named.append(found[0])
+    ids = {p.paper_id for p in named}
+    out = [candidate(p, None, None) for p in named]
+    out += [candidate(index.get(h.paper_id), h, h.score) for h in hits if h.paper_id not in ids]
+    return out[: max(k, len(named))]
+
+
+def listing_sources(index: PaperIndex, question: str) -> tuple[list[SourceGiven], Listing] | None:
+    """Every record a list/metadata question asks for, oldest first (None for others)."""
+    papers = index.papers()
+    query = metadata.parse(question, papers)
+    if query is None:
+        return None
+    if query.kind == "record":
+        found = index.resolve(query.ref or "")
+        named = [p for p in found if names(p, query.ref or "")]
+        if len(named) != 1 and len(found) != 1:
+            return None
+        paper = named[0] if len(named) == 1 else found[0]
+        return [candidate(paper, None, None)], Listing(query=query, total=1)
+    matched = metadata.select(query, papers)
+    return [brief(candidate(p, None, None)) for p in matched], Listing(
+        query=query, total=len(matched)
+    )

@@ -99,9 +99,13 @@ def test_condense_follow_ups() -> None:
     assert condense(one, "How does SODA build its dialogues?") == (
         "How does SODA build its dialogues?"
     )
-    years = [("Which papers were published in 2021?", "The collection has 6 papers", [])]
+    years: list[tuple[str, str, list[str]]] = [
+        ("Which papers were published in 2021?", "The collection has 6 papers", [])
+    ]
     assert condense(years, "and in 2023?") == "Which papers were published in 2023?"
-    wrote = [("Who wrote X-Teaming?", "X-Teaming (2025) is by Salman Rahman, Liwei Jiang", [])]
+    wrote: list[tuple[str, str, list[str]]] = [
+        ("Who wrote X-Teaming?", "X-Teaming (2025) is by Salman Rahman, Liwei Jiang", [])
+    ]
     assert condense(wrote, "What other papers did they write?") == (
         "What other papers did Salman Rahman write?"
     )
