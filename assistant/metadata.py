@@ -68,7 +68,9 @@ _FRAME = frozenset(
         "released come from written wrote authored author authors co-authored coauthored year "
         "years since before after between until collection index indexed there have has code "
         "source github implementation repository repo open-source available release releases "
-        "category categories include includes including write writes other else more additional"
+        "category categories include includes including write writes other else more additional "
+        "onward onwards among belong belongs belonging within listed their appear appears "
+        "arxiv field area"
     )
 )
 
@@ -168,10 +170,12 @@ def parse(question: str, papers: Sequence[Paper]) -> MetadataQuery | None:
         query.has_code = True
     if m := _CATEGORY.search(rest):
         query.category = (m.group(1) or m.group(2)).upper()
+        lowered = lowered.replace(m.group(0).lower(), " ")
     else:
         for code, name in CATEGORIES.items():
             if name in lowered and "(" not in name:
                 query.category = code
+                lowered = lowered.replace(name, " ")
                 break
     query.topic = [t for t in terms(lowered, drop_generic=True) if t not in _FRAME]
     filters = (query.year_from, query.year_to, query.author, query.has_code, query.category)
@@ -205,6 +209,15 @@ def on_topic(query: MetadataQuery, paper: Paper) -> bool:
 
 
 def select(query: MetadataQuery, papers: Sequence[Paper]) -> list[Paper]:
-    """Every record that meets the query, oldest first (ties by date, then paper id)."""
-    found = [p for p in papers if matches(query, p) and on_topic(query, p)]
+    """Every record that meets the query, oldest first (ties by date, then paper id).
+
+    Leftover topic words narrow the list only when some record has them (a word no
+    record has is framing the question, not a topic)."""
+    found = [p for p in papers if matches(query, p)]
+    if query.topic:
+        have = (
+            set().union(*(set(terms(f"{p.title} {p.abstract}")) for p in found)) if found else set()
+        )
+        query.topic = [t for t in query.topic if t in have]
+        found = [p for p in found if on_topic(query, p)]
     return sorted(found, key=lambda p: (p.year or 0, p.date or "", p.paper_id))

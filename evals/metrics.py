@@ -8,6 +8,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Literal
+
+from pydantic import BaseModel
 
 from assistant.support import (
     MIN_CLAIM_WORDS,
@@ -23,8 +26,10 @@ from assistant.support import (
 )
 
 __all__ = [
+    "HEADLINE",
     "MIN_CLAIM_WORDS",
     "SUPPORT_THRESHOLD",
+    "MetricSpec",
     "Sentence",
     "SentenceSupport",
     "SupportResult",
@@ -141,3 +146,35 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     lo = math.floor(pos)
     hi = math.ceil(pos)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+# --- the headline metrics ----------------------------------------------------------------
+
+Direction = Literal["higher", "lower"]
+
+
+class MetricSpec(BaseModel):
+    """A headline metric: its key, label and which direction is better."""
+
+    key: str
+    label: str
+    better: Direction = "higher"
+
+
+HEADLINE: tuple[MetricSpec, ...] = (
+    MetricSpec(key="recall@5", label="Retrieval recall@5"),
+    MetricSpec(key="recall@10", label="Retrieval recall@10"),
+    MetricSpec(key="mrr", label="Retrieval MRR"),
+    MetricSpec(key="ndcg@10", label="Retrieval nDCG@10"),
+    MetricSpec(key="source_recall", label="Gold papers among the sources given"),
+    MetricSpec(key="citation_validity", label="Citation validity"),
+    MetricSpec(key="citation_precision", label="Citation precision (vs gold)"),
+    MetricSpec(key="citation_recall", label="Citation recall (vs gold)"),
+    MetricSpec(key="support", label="Support (lexical)"),
+    MetricSpec(key="support_judge", label="Support (LLM judge)"),
+    MetricSpec(key="fact_recall", label="Expected facts present"),
+    MetricSpec(key="list_recall", label="List completeness (gold list cited)"),
+    MetricSpec(key="abstention_accuracy", label="Abstention accuracy (unanswerable)"),
+    MetricSpec(key="false_abstention_rate", label="False abstention rate", better="lower"),
+    MetricSpec(key="error_rate", label="Error rate", better="lower"),
+)

@@ -278,27 +278,30 @@ def _side(source: ParsedSource, focus: set[str]) -> list[int]:
             (i for i in range(len(sents)) if i not in picks and pattern.search(sents[i])), None
         )
 
-    if focus:
+    name = re.compile(re.escape(source.short_title.split()[0]), re.IGNORECASE)
+    counted_data = re.compile(rf"(?=.*\d)(?=.*{DATA.pattern})", re.IGNORECASE)
+    counted_result = re.compile(rf"(?=.*\d)(?=.*{RESULT.pattern})", re.IGNORECASE)
+    for pattern in (METHOD, counted_data, counted_result):  # what, data, numbers
+        index = first(pattern)
+        if index is not None:
+            picks.append(index)
+    if focus and len(picks) < MAX_PER_PAPER:  # the aspect the question asks about
         scored = sorted(
             ((len(focus & source.sentence_terms[i]), i) for i in range(len(sents))),
             key=lambda si: (-si[0], si[1]),
         )
-        if scored and scored[0][0] > 0:
+        if scored and scored[0][0] > 0 and scored[0][1] not in picks:
             picks.append(scored[0][1])
-    name = re.compile(re.escape(source.short_title.split()[0]), re.IGNORECASE)
-    counted_data = re.compile(rf"(?=.*\d)(?=.*{DATA.pattern})", re.IGNORECASE)
-    for pattern in (METHOD, name, counted_data, RESULT):
-        if len(picks) >= MAX_PER_PAPER:
-            break
-        index = first(pattern)
-        if index is not None and (pattern is not name or not picks):
+    if not picks:
+        index = first(name)
+        if index is not None:
             picks.append(index)
     for i in range(len(sents)):
         if len(picks) >= 2:
             break
         if i not in picks:
             picks.append(i)
-    return picks[:MAX_PER_PAPER]
+    return picks[:MAX_PER_PAPER]  # what it is, its data, its numbers: in that order
 
 
 def compare(sources: list[ParsedSource], question: str) -> str | None:

@@ -53,7 +53,6 @@ _SINGULAR_QUESTION = re.compile(
     r"dataset|study|algorithm|tool|approach|technique)\b|^\s*is there\b|^\s*what is\b",
     re.IGNORECASE,
 )
-_REFERS = (_SINGULAR_REF, _POSSESSIVE_REF, _PLURAL_REF, _PLURAL_POSSESSIVE, _OF_THEM)
 
 
 def _question(text: str) -> str:
@@ -83,14 +82,16 @@ def condense(history: Sequence[tuple[str, str, list[str]]], follow_up: str) -> s
         return follow_up
     last_question, last_answer, papers = history[-1]
     body = _LEADING.sub("", follow_up).strip()
-    refers = any(p.search(body) for p in _REFERS)
     names = entities(body)
     content = set(terms(body, drop_generic=True))
     name_terms = set().union(*(set(terms(n)) for n in names)) if names else set()
     about = _WHAT_ABOUT.match(body)
     bare_name = bool(names) and content <= name_terms  # "and WildGuard?"
-    if not about and not bare_name and (names or (not refers and len(content) >= 2)):
-        return follow_up  # it stands on its own (a pronoun refers to the name it gives)
+    # "it"/"they"/"this paper" point back even when another name is given ("What does it
+    # report on TruthfulQA?"); a possessive next to a name is that name's ("SODA ... its").
+    points_back = any(p.search(body) for p in (_SINGULAR_REF, _PLURAL_REF, _OF_THEM))
+    if not about and not bare_name and not points_back and (names or len(content) >= 2):
+        return follow_up  # it stands on its own
     subject = _subject(last_question, papers)
     listed = _LIST_QUESTION.match(last_question.strip())
 
@@ -113,7 +114,7 @@ def condense(history: Sequence[tuple[str, str, list[str]]], follow_up: str) -> s
 
     # "what about WildGuard?" / "and SafetyAnalyst?": the last question about the new name.
     rest = about.group("rest") if about else (body.rstrip("?") if bare_name else "")
-    if rest and entities(rest) and subject and not _ASPECT.search(rest):
+    if rest and entities(f"about {rest}") and subject and not _ASPECT.search(rest):
         old = subject[0]
         if old.lower() in last_question.lower():
             swapped = re.sub(re.escape(old), rest, last_question, count=1, flags=re.IGNORECASE)

@@ -49,7 +49,7 @@ _META_TERMS = frozenset(
 _RESULT_INTENT = re.compile(
     r"\b(results?|report(s|ed)?|find(ings?|s)?|found|show(s|ed)?|achiev\w*|perform\w*|"
     r"outcomes?|numbers?|how (well|much|many|good|accurate)|improv\w*|gains?|accuracy|"
-    r"effective\w*|success rate)\b",
+    r"effective\w*|success rate|margin|beat|outperform\w*|by how much|how much)\b",
     re.IGNORECASE,
 )
 RESULT_SENTENCE = re.compile(
@@ -58,7 +58,10 @@ RESULT_SENTENCE = re.compile(
     re.IGNORECASE,
 )
 _RESULT_TERMS = frozenset(
-    terms("result results report find finding show achieve perform outcome improve gain accuracy")
+    terms(
+        "result results report find finding show achieve perform outcome improve gain accuracy "
+        "margin beat outperform"
+    )
 )
 # The retriever's order carries meaning the word overlap misses: source n gets this / n.
 RANK_PRIOR = 0.15
@@ -87,16 +90,20 @@ class Relevance:
     named: list[set[str]] = field(default_factory=list)  # terms of names some source has
     wanted: set[str] = field(default_factory=set)  # the query's content terms
     groups: list[set[str]] = field(default_factory=list)  # the terms of each question word
+    asked: set[str] = field(default_factory=set)  # what "which X" / "what X" asks for
 
     def names_one(self, item: Scored) -> bool:
         """True when the question names no paper-specific thing, or `item` has one of them."""
         return not self.named or any(name & item.source.all_terms for name in self.named)
 
     def supported(self) -> bool:
-        """The abstention rule: enough IDF-weighted coverage, enough matched terms,
-        and no named entity of the question missing from every source (unless the
+        """The abstention rule: enough IDF-weighted coverage, enough matched terms, the
+        thing the question asks for ("which license", "what batch size") mentioned by some
+        source, and no named entity of the question missing from every source (unless the
         coverage is high anyway)."""
         if not self.scored:
+            return False
+        if self.asked and not any(self.asked & item.source.all_terms for item in self.scored):
             return False
         best = self.scored[0]
         if best.coverage < MIN_COVERAGE:
@@ -151,6 +158,18 @@ def _word_terms(word: str) -> set[str]:
         joined = set(terms("".join(parts)))
         return joined or found
     return found
+
+
+_ASKED = re.compile(r"\b(?:which|what|how many)\s+(?P<word>[A-Za-z][\w-]*)", re.IGNORECASE)
+
+
+def asked_for(query: str) -> set[str]:
+    """The terms of the noun a "which X" / "what X" / "how many X" question asks for
+    (nothing for "what is ...", "which papers ..." and other generic frames)."""
+    match = _ASKED.search(query)
+    if not match:
+        return set()
+    return set(terms(match.group("word"), drop_generic=True))
 
 
 def question_groups(query: str) -> list[set[str]]:
@@ -214,4 +233,4 @@ def score_sources(sources: list[ParsedSource], query: str) -> Relevance:
     names = [(e, set(terms(e.replace("-", "")))) for e in entities(query)]
     unseen = [e for e, name in names if not name & seen]
     named = [name for _, name in names if name & seen]
-    return Relevance(scored, len(groups), unseen, named, wanted, groups)
+    return Relevance(scored, len(groups), unseen, named, wanted, groups, asked_for(query))
