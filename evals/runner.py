@@ -107,9 +107,14 @@ class SearchIndex(Protocol):
 # --- running ---------------------------------------------------------------------------------
 
 
-def _retryable(exc: BaseException) -> bool:
-    """Rate limits and cut streams are retried; the kind says which (never the class name)."""
-    return isinstance(exc, StreamCut) or getattr(exc, "kind", None) in RETRY_KINDS
+def _retryable(exc: BaseException, attempt: int, max_attempts: int) -> bool:
+    """Rate limits are retried up to `max_attempts`; cut or interrupted streams up to
+    1 + CUT_RETRIES attempts. The error's kind decides (never its class name)."""
+    kind = getattr(exc, "kind", None)
+    if kind == "rate_limit":
+        return attempt < max_attempts
+    cut = isinstance(exc, StreamCut) or kind in RETRY_KINDS
+    return cut and attempt < min(max_attempts, 1 + CUT_RETRIES)
 
 
 def call_with_retry(
@@ -129,7 +134,7 @@ def call_with_retry(
         try:
             return fn(), attempt
         except Exception as exc:
-            if not _retryable(exc) or attempt >= max_attempts:
+            if not _retryable(exc, attempt, max_attempts):
                 raise
             delay = min(max_delay, base_delay * 2 ** (attempt - 1))
             sleep(delay * (0.75 + 0.5 * random.random()))
@@ -194,13 +199,15 @@ def run_items(
                 got = bot.summarize_topic(item.request)
             else:
                 got = bot.ask(item.question, conversation_id=conversation)
-            if _cut(got) and cuts[0] < CUT_RETRIES:
+            if _cut(got) and cuts[0] < CUT_RETRIES and misbehave is None:
                 cuts[0] += 1
                 raise StreamCut(got)
             return got
 
         try:
-            got, attempts = call_with_retry(call, sleep=retry_sleep)
+            # A requested fault (--misbehave) is deterministic: retrying it proves nothing.
+            tries = 6 if misbehave is None else 1
+            got, attempts = call_with_retry(call, sleep=retry_sleep, max_attempts=tries)
             answer = got
             error = got.error or ("the model stream was cut" if _cut(got) else None)
         except StreamCut as exc:  # out of attempts: score the partial answer, as an error
