@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -14,14 +16,22 @@ class Citation(BaseModel):
 
 
 class SourceGiven(BaseModel):
-    """A numbered source as it was put in the prompt (one per paper)."""
+    """A paper as a source: a candidate (number 0) until the budget numbers it `[n]`.
 
-    number: int
+    The one source record from search to prompt to answer: `text` is what the model is
+    given (the abstract as clean text, possibly truncated by the budget); the metadata
+    fields let list and "who wrote" questions be answered from the record.
+    """
+
+    number: int = 0
     paper_id: str
     title: str
     arxiv_id: str | None = None
     year: int | None = None
     authors: list[str] = Field(default_factory=list)
+    authors_truncated: bool = False
+    category: str | None = None
+    has_code: bool = False
     text: str
     score: float | None = None
 
@@ -33,6 +43,17 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     # True when some count is a local cl100k estimate (the server reported no usage).
     estimated: bool = False
+
+
+class SupportVerdict(BaseModel):
+    """One answer sentence with its support verdict (see `assistant.support`)."""
+
+    text: str
+    markers: list[int] = Field(default_factory=list)
+    claim: bool = True
+    score: float = 0.0
+    verdict: Literal["supported", "weak", "unsupported"]
+    judged_by: Literal["lexical", "judge"] = "lexical"
 
 
 class Answer(BaseModel):
@@ -58,3 +79,7 @@ class Answer(BaseModel):
     conversation_id: str | None = None
     turn_id: int | None = None
     error: str | None = None
+    # "extractive": quoted from the sources (the offline model); "generative": a model wrote it.
+    answer_mode: Literal["extractive", "generative"] = "generative"
+    # A verdict for every sentence of `answer`, from the scorer the eval uses.
+    support: list[SupportVerdict] = Field(default_factory=list)

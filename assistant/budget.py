@@ -12,12 +12,12 @@ every source after it is dropped. Token counts use the offline cl100k encoding.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from assistant import prompts
 from assistant.answer import SourceGiven
 from assistant.errors import BudgetError
-from assistant.messages import ChatMessage
+from assistant.messages import ChatMessage, ModelRequest
 from retrieval.tokens import count_tokens, truncate_tokens
 
 # An unknown model name gets a conservative window: small local servers (llama.cpp's
@@ -109,24 +109,11 @@ def message_tokens(messages: Sequence[ChatMessage]) -> int:
     return sum(count_tokens(m.content) + MESSAGE_OVERHEAD for m in messages) + REPLY_PRIMER
 
 
-@dataclass
-class SourceCandidate:
-    """A paper that may become a numbered source (best first), with the text to give."""
-
-    paper_id: str
-    title: str
-    text: str
-    arxiv_id: str | None = None
-    year: int | None = None
-    authors: list[str] = field(default_factory=list)
-    score: float | None = None
-
-
 # render_source(number, candidate, text) -> the source block as it appears in the prompt.
-SourceRenderer = Callable[[int, SourceCandidate, str], str]
+SourceRenderer = Callable[[int, SourceGiven, str], str]
 
 
-def render_candidate(number: int, candidate: SourceCandidate, text: str) -> str:
+def render_candidate(number: int, candidate: SourceGiven, text: str) -> str:
     """The prompt's source block for `candidate` (the standard `SourceRenderer`)."""
     return prompts.render_source(
         number,
@@ -135,11 +122,27 @@ def render_candidate(number: int, candidate: SourceCandidate, text: str) -> str:
         year=candidate.year,
         arxiv_id=candidate.arxiv_id,
         text=text,
+        authors_truncated=candidate.authors_truncated,
+    )
+
+
+def render_record(number: int, candidate: SourceGiven, text: str) -> str:
+    """A list answer's source block: the standard one plus category and code."""
+    return prompts.render_source(
+        number,
+        title=candidate.title,
+        authors=candidate.authors,
+        year=candidate.year,
+        arxiv_id=candidate.arxiv_id,
+        text=text,
+        authors_truncated=candidate.authors_truncated,
+        category=candidate.category,
+        has_code=candidate.has_code,
     )
 
 
 def pack_sources(
-    candidates: Sequence[SourceCandidate], available: int, render: SourceRenderer
+    candidates: Sequence[SourceGiven], available: int, render: SourceRenderer
 ) -> tuple[list[SourceGiven], list[str]]:
     """Number and pack sources best-first into `available` tokens.
 
@@ -174,17 +177,8 @@ def pack_sources(
     return given, blocks
 
 
-def _given(number: int, candidate: SourceCandidate, text: str) -> SourceGiven:
-    return SourceGiven(
-        number=number,
-        paper_id=candidate.paper_id,
-        title=candidate.title,
-        arxiv_id=candidate.arxiv_id,
-        year=candidate.year,
-        authors=list(candidate.authors),
-        text=text,
-        score=candidate.score,
-    )
+def _given(number: int, candidate: SourceGiven, text: str) -> SourceGiven:
+    return candidate.model_copy(update={"number": number, "text": text})
 
 
 def trim_history(turns: Sequence[tuple[str, str]], available: int) -> list[ChatMessage]:
@@ -214,6 +208,8 @@ class BuiltPrompt:
     budget: int
     history_turns_kept: int
     sources_dropped: int
+    # The same turn as data (task, the sources above, question) for models that read it.
+    request: ModelRequest | None = None
 
 
 def build_prompt(
@@ -221,16 +217,19 @@ def build_prompt(
     system: str,
     render_task: Callable[[str], str],
     question: str,
-    candidates: Sequence[SourceCandidate],
+    candidates: Sequence[SourceGiven],
     render_source: SourceRenderer,
     history: Sequence[tuple[str, str]] = (),
     context_window: int,
     answer_tokens: int,
     model_name: str = "the model",
+    request: ModelRequest | None = None,
 ) -> BuiltPrompt:
     """Fit system + history + sources + task into `context_window - answer_tokens`.
 
     `render_task(sources_block)` renders the final user message (it contains `question`).
+    `request` (default: an "answer" request for `question`) comes back as
+    `BuiltPrompt.request` with exactly the sources that fit.
     """
     budget = prompt_limit(context_window, answer_tokens)
     system_msg = ChatMessage(role="system", content=system)
@@ -279,4 +278,7 @@ def build_prompt(
         budget=budget,
         history_turns_kept=len(history_messages) // 2,
         sources_dropped=len(candidates) - len(sources),
+        request=(request or ModelRequest(task="answer", question=question)).model_copy(
+            update={"sources": list(sources)}
+        ),
     )

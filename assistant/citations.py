@@ -4,14 +4,14 @@ Accepted forms (numbers only, inside square brackets):
   `[2]`, `[1, 3]` and `[1; 3]` (lists), `[1][3]` (adjacent markers), and `[1-3]` / `[1–3]`
   (ranges, expanded to 1, 2, 3; a range longer than MAX_RANGE is read as its two ends).
 Anything else in brackets (`[a]`, `[1.2]`, `[Smith 2020]`) is not a marker. A number that
-names no given source is an *invalid* citation: it is reported, never silently kept, and
-`mark_invalid` shows it as `[7?]` in the text.
+names no given source is an *invalid* citation: it is reported, never silently kept (`renumber`
+shows it as `[7?]`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from assistant.answer import Citation, SourceGiven
@@ -67,20 +67,6 @@ def check_citations(text: str, sources: Sequence[SourceGiven]) -> CitationCheck:
                 Citation(marker=number, paper_id=source.paper_id, title=source.title)
             )
     return check
-
-
-def mark_invalid(text: str, valid: Iterable[int], suffix: str = "?") -> str:
-    """Rewrite markers so each invalid number shows as `7?`: `[1, 7]` -> `[1, 7?]`."""
-    valid_set = set(valid)
-
-    def fix(match: re.Match[str]) -> str:
-        numbers = marker_numbers(match.group(1))
-        if all(n in valid_set for n in numbers):
-            return match.group(0)
-        shown = ", ".join(f"{n}" if n in valid_set else f"{n}{suffix}" for n in numbers)
-        return f"[{shown}]"
-
-    return MARKER.sub(fix, text)
 
 
 def renumber(text: str, mapping: dict[int, int]) -> str:

@@ -8,7 +8,7 @@ import time
 from assistant import prompts
 from assistant.answer import Usage
 from assistant.budget import message_tokens
-from assistant.chat.base import ChatMessage, ChatModel, complete
+from assistant.chat.base import ChatMessage, ChatModel, ModelRequest, complete
 from assistant.citations import strip_markers
 from assistant.history import HistoryStore
 from assistant.turn import Clock
@@ -47,6 +47,7 @@ def condense(
     """
     system = ChatMessage(role="system", content=prompts.render("system"))
     messages: list[ChatMessage] | None = None
+    used = 0
     for n in range(min(CONDENSE_TURNS, len(prior)), 0, -1):
         conversation = "\n\n".join(
             prompts.render(
@@ -62,12 +63,15 @@ def condense(
         )
         candidate = [system, ChatMessage(role="user", content=user)]
         if message_tokens(candidate) + CONDENSE_MAX_TOKENS <= model.context_window:
-            messages = candidate
+            messages, used = candidate, n
             break
     if messages is None:
         return question, Usage()
     t0 = time.perf_counter()
-    text, finish = complete(model, messages, max_tokens=CONDENSE_MAX_TOKENS, cancel=cancel)
+    request = ModelRequest(task="condense", question=question, history=prior[-used:])
+    text, finish = complete(
+        model, messages, max_tokens=CONDENSE_MAX_TOKENS, cancel=cancel, request=request
+    )
     clock.model_s += time.perf_counter() - t0
     lines = [ln.strip().strip('"').strip() for ln in text.strip().splitlines() if ln.strip()]
     rewritten = strip_markers(lines[0]) if lines else ""

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from assistant.answer import SourceGiven
 from assistant.citations import renumber
 from assistant.history import Conversation
+from assistant.text import format_authors
 from retrieval.models import Paper
 
 _KIND_LABEL = {"answer": "Q", "summary": "Summary of", "topic_summary": "Topic overview:"}
@@ -19,8 +20,8 @@ _KIND_LABEL = {"answer": "Q", "summary": "Summary of", "topic_summary": "Topic o
 
 def _reference(source: SourceGiven, paper: Paper | None) -> str:
     authors = paper.authors if paper else source.authors
-    truncated = paper.authors_truncated if paper else False
-    names = ", ".join(authors[:3]) + (" et al." if len(authors) > 3 or truncated else "")
+    truncated = paper.authors_truncated if paper else source.authors_truncated
+    names = format_authors(authors, truncated=truncated)
     parts = [names or "Unknown authors"]
     parts.append(f"({source.year})" if source.year else "(n.d.)")
     parts.append(f"*{source.title}*.")

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from assistant.answer import SourceGiven
+from assistant.metadata import MetadataQuery
 
 Role = Literal["system", "user", "assistant"]
 
@@ -19,6 +20,14 @@ class ChatMessage(BaseModel):
 
 
 TaskName = Literal["answer", "summary", "topic_summary", "condense", "judge"]
+
+
+class Listing(BaseModel):
+    """A list or metadata question answered from the records: the filters and how many
+    records meet them (all of them are the numbered sources, unless the budget cut some)."""
+
+    query: MetadataQuery
+    total: int
 
 
 class ModelRequest(BaseModel):
@@ -34,3 +43,5 @@ class ModelRequest(BaseModel):
     sources: list[SourceGiven] = Field(default_factory=list)
     # Earlier turns, oldest first: (standalone question, answer text, cited titles).
     history: list[tuple[str, str, list[str]]] = Field(default_factory=list)
+    # Set when the question is a list/metadata question answered from the records.
+    listing: Listing | None = None

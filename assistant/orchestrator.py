@@ -8,22 +8,22 @@ thread and stops a turn with `cancel`.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from assistant import prompts
-from assistant.answer import Answer, Usage
+from assistant.answer import Answer, SourceGiven, SupportVerdict, Usage
 from assistant.budget import (
     BuiltPrompt,
-    SourceCandidate,
+    SourceRenderer,
     answer_budget,
     build_prompt,
     render_candidate,
+    render_record,
 )
-from assistant.chat.base import ChatModel
+from assistant.chat.base import ChatModel, ModelRequest
 from assistant.chat.registry import make_chat_model
 from assistant.citations import check_citations, unsupported_citations
 from assistant.condense import condense, prior_turns
@@ -32,17 +32,14 @@ from assistant.conversations import ConversationsAPI
 from assistant.errors import AssistantError, TurnInterrupted, require_text
 from assistant.history import HistoryStore
 from assistant.library import LibraryAPI
+from assistant.messages import Listing
 from assistant.redact import clean_secrets, mask, mask_model
-from assistant.sources import candidate
+from assistant.sources import candidate, listing_sources, search_sources
+from assistant.support import is_abstention, model_judge, sentence_verdicts
 from assistant.turn import Clock, DeltaCallback, StatusCallback, stream_answer
 
 if TYPE_CHECKING:
     from retrieval.index import PaperIndex
-
-_ABSTAIN = re.compile(
-    r"\b(do(es)? not|don't|doesn't)\s+(cover|address|discuss|answer|mention)\b|\bnot covered\b",
-    re.IGNORECASE,
-)
 
 
 class Assistant(LibraryAPI, ConversationsAPI):
@@ -113,16 +110,20 @@ class Assistant(LibraryAPI, ConversationsAPI):
                 with clock.stage("condense"):
                     standalone, usage = condense(model, question, prior, clock, cancel)
             with clock.stage("retrieve"):
-                candidates = self._candidates(standalone, k)
+                listed = self._listing(standalone)
+                candidates = listed[0] if listed else self._candidates(standalone, k)
             with clock.stage("prompt"):
                 shown = prompts.escape_data(standalone)
-                built = self._build(
-                    model,
-                    lambda block: prompts.render("answer", sources=block, question=shown),
-                    standalone,
-                    candidates,
-                    history=[(q, a) for q, a, _ in prior],
-                )
+                request = ModelRequest(task="answer", question=standalone, history=prior)
+                if listed is None:
+                    built = self._build(
+                        model,
+                        lambda block: prompts.render("answer", sources=block, question=shown),
+                        request,
+                        candidates,
+                    )
+                else:
+                    built = self._build_listing(model, request, listed[1], candidates)
             return built, standalone if standalone != question else None, usage
 
         return self._turn(
@@ -158,7 +159,7 @@ class Assistant(LibraryAPI, ConversationsAPI):
                 built = self._build(
                     model,
                     lambda block: prompts.render("summary", sources=block),
-                    paper.title,
+                    ModelRequest(task="summary", question=paper.title),
                     candidates,
                 )
             return built, None, Usage()
@@ -190,7 +191,7 @@ class Assistant(LibraryAPI, ConversationsAPI):
                 built = self._build(
                     model,
                     lambda block: prompts.render("topic_summary", sources=block, topic=shown),
-                    topic,
+                    ModelRequest(task="topic_summary", question=topic),
                     candidates,
                 )
             return built, None, Usage()
@@ -263,10 +264,12 @@ class Assistant(LibraryAPI, ConversationsAPI):
                 timings_ms=clock.timings,
                 finish_reason=finish.finish_reason,
                 incomplete=finish.incomplete,
-                abstained=not check.citations and bool(_ABSTAIN.search(text)),
+                abstained=is_abstention(text),
                 conversation_id=conversation or None,
                 turn_id=turn_id if save else None,
                 error=finish.error,
+                answer_mode="extractive" if getattr(model, "extractive", False) else "generative",
+                support=self._verdicts(model, text, built),
             )
             answer = mask_model(answer, secrets)
         except AssistantError as exc:
@@ -301,25 +304,66 @@ class Assistant(LibraryAPI, ConversationsAPI):
         self,
         model: ChatModel,
         render_task: Callable[[str], str],
-        question: str,
-        candidates: list[SourceCandidate],
-        history: list[tuple[str, str]] | None = None,
+        request: ModelRequest,
+        candidates: list[SourceGiven],
+        render_source: SourceRenderer = render_candidate,
     ) -> BuiltPrompt:
+        """Messages and the matching `ModelRequest`, from the same sources after the budget."""
         return build_prompt(
             system=prompts.render("system"),
             render_task=render_task,
-            question=question,
+            question=request.question,
             candidates=candidates,
-            render_source=render_candidate,
-            history=history or [],
+            render_source=render_source,
+            history=[(q, a) for q, a, _ in request.history],
             context_window=model.context_window,
             answer_tokens=self._answer_tokens(model),
             model_name=model.name,
+            request=request,
         )
 
-    def _candidates(self, query: str, k: int | None) -> list[SourceCandidate]:
-        """Search hits as source candidates, one per paper, with the paper's full abstract."""
-        k = max(1, k or self.settings.top_k)
+    def _build_listing(
+        self,
+        model: ChatModel,
+        request: ModelRequest,
+        listing: Listing,
+        candidates: list[SourceGiven],
+    ) -> BuiltPrompt:
+        """The prompt for a list/metadata question: every matching record as a source."""
+        question = prompts.escape_data(request.question)
+        criteria = prompts.escape_data(listing.query.criteria() or "as the question asks")
+
+        def render(block: str) -> str:
+            shown = block.count('<source id="')
+            return prompts.render(
+                "listing",
+                sources=block,
+                question=question,
+                criteria=criteria,
+                count=listing.total,
+                shown=shown,
+            )
+
+        return self._build(
+            model,
+            render,
+            request.model_copy(update={"listing": listing}),
+            candidates,
+            render_record,
+        )
+
+    def _listing(self, question: str) -> tuple[list[SourceGiven], Listing] | None:
+        """Every record a list/metadata question asks for (None for other questions)."""
         with self._index_errors():
-            hits = self.index.search(query, k, snippets=False)
-            return [candidate(h.paper, h, h.score) for h in hits]
+            return listing_sources(self.index, question)
+
+    def _candidates(self, query: str, k: int | None) -> list[SourceGiven]:
+        """Search hits as source candidates, papers the question names first."""
+        with self._index_errors():
+            return search_sources(self.index, query, max(1, k or self.settings.top_k))
+
+    def _verdicts(self, model: ChatModel, text: str, built: BuiltPrompt) -> list[SupportVerdict]:
+        """A support verdict per sentence: the judge prompt with a real model, else lexical."""
+        if getattr(model, "extractive", False) or not text.strip():
+            return sentence_verdicts(text, built.sources)
+        return sentence_verdicts(text, built.sources, model_judge(model))

@@ -11,20 +11,12 @@ from functools import cache
 from pathlib import Path
 from string import Template
 
+from assistant.text import format_authors
+
 _PKG = Path(__file__).resolve().parent
 
 # The sentence a model says when the sources do not cover a question (also in the prompts).
 ABSTAIN_SENTENCE = "The indexed papers do not cover this."
-
-TEMPLATE_NAMES = (
-    "system",
-    "answer",
-    "source",
-    "history_turn",
-    "condense",
-    "summary",
-    "topic_summary",
-)
 
 # Tags the templates use as delimiters; lookalikes in data are neutralized.
 _TAGS = r"source|question|follow_up|conversation|topic|system|instructions?"
@@ -73,11 +65,22 @@ def render_source(
     year: int | None,
     arxiv_id: str | None,
     text: str,
+    authors_truncated: bool = False,
+    category: str | None = None,
+    has_code: bool | None = None,
 ) -> str:
-    """One numbered source block; every field is escaped."""
-    shown_authors = ", ".join(authors[:6]) + (" et al." if len(authors) > 6 else "")
+    """One numbered source block; every field is escaped. With `has_code` given (a list
+    answer's record), the block also shows the category and whether code is released."""
+    shown_authors = format_authors(authors, truncated=authors_truncated, limit=6)
+    extra: dict[str, object] = {}
+    if has_code is not None:
+        extra = {
+            "category": escape_data(category or "unknown"),
+            "code": "released" if has_code else "not listed",
+        }
     return render(
-        "source",
+        "record" if extra else "source",
+        **extra,
         number=number,
         title=escape_data(" ".join(title.split())),
         authors=escape_data(shown_authors or "unknown"),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -33,7 +34,7 @@ GENERIC = frozenset(
     presents introduce introduces new novel recent existing use uses used using show
     shows find finds found discuss discusses address addresses look looking kind kinds
     type types way ways thing things anything something mention mentions mentioned
-    corpus collection indexed
+    corpus collection indexed well take takes took taken part
     """.split()  # noqa: SIM905
 )
 
@@ -115,3 +116,76 @@ def idf_table(documents: Iterable[set[str]]) -> tuple[dict[str, float], float]:
             df[term] = df.get(term, 0) + 1
     table = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
     return table, math.log((n + 1) / 0.5)
+
+
+def format_authors(authors: Sequence[str], *, truncated: bool = False, limit: int = 3) -> str:
+    """`A, B, C et al.`: the first `limit` names, "et al." when more exist or the record
+    itself lists only the first authors (`truncated`). The one author formatter."""
+    names = [a for a in authors if a]
+    shown = ", ".join(names[:limit])
+    if shown and (len(names) > limit or truncated):
+        shown += " et al."
+    return shown
+
+
+# LaTeX and HTML as they appear in abstracts, turned into plain text for display.
+_TEX_STYLE = re.compile(
+    r"\\(?:textit|textbf|texttt|textsc|textrm|textsf|emph|mathrm|mathbf|mathit|mathcal|"
+    r"text|underline|mbox|url)\s*\{([^{}]*)\}"
+)
+_TEX_SYMBOLS = {
+    r"\times": "×",
+    r"\approx": "≈",
+    r"\sim": "~",
+    r"\leq": "≤",
+    r"\geq": "≥",
+    r"\le": "≤",
+    r"\ge": "≥",
+    r"\pm": "±",
+    r"\cdot": "·",
+    r"\rightarrow": "→",
+    r"\to": "→",
+    r"\alpha": "α",
+    r"\beta": "β",
+    r"\gamma": "γ",
+    r"\delta": "δ",
+    r"\epsilon": "ε",
+    r"\lambda": "λ",
+    r"\mu": "μ",
+    r"\sigma": "σ",
+    r"\infty": "∞",
+    r"\varepsilon": "ε",
+    r"\ell": "ℓ",
+    r"\sqrt": "√",
+    r"\ldots": "…",
+    r"\dots": "…",
+}
+_TEX_SYMBOL = re.compile(
+    "|".join(re.escape(k) + r"(?![A-Za-z])" for k in sorted(_TEX_SYMBOLS, key=len, reverse=True))
+)
+_TEX_DROP = re.compile(r"\\(?:cite[tp]?|ref|label|footnote)\s*\{[^{}]*\}")
+_TEX_ESCAPED = re.compile(r"\\([%&_#$])")
+_TEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?\s*(?:\{([^{}]*)\})?")
+_TEX_MATH = re.compile(r"\$([^$]{0,80})\$")
+
+
+def clean_text(text: str) -> str:
+    """Plain text for display: LaTeX markup decoded or removed, HTML entities unescaped.
+
+    `\\textit{(i)}` -> `(i)`, `50\\%` -> `50%`, `$\\times$` -> `×`, `&lt;` -> `<`. The record
+    keeps the original; this is what answers show and quote.
+    """
+    if "\\" in text or "$" in text:
+        text = _TEX_DROP.sub("", text)
+        text = re.sub(r"(?<=\w)~(?=\w)", " ", text)  # TeX's non-breaking space
+        for _ in range(3):  # nested styles: \textbf{\textit{x}}
+            text = _TEX_STYLE.sub(r"\1", text)
+        text = _TEX_SYMBOL.sub(lambda m: _TEX_SYMBOLS[m.group(0)], text)
+        text = _TEX_ESCAPED.sub(r"\1", text)
+        text = _TEX_MATH.sub(lambda m: m.group(1), text)
+        text = _TEX_COMMAND.sub(lambda m: m.group(1) or "", text)
+        text = re.sub(r"\^\{([^{}]*)\}", r"^\1", text)
+        text = re.sub(r"(?<=√)\{([^{}]*)\}", r"\1", text)
+    if "&" in text:
+        text = html.unescape(text)
+    return " ".join(text.split())

@@ -78,7 +78,9 @@ def stream_answer(
             on_delta(text)
             callback_s += time.perf_counter() - c0
 
-    stream = model.stream(built.messages, max_tokens=max_tokens, cancel=cancel)
+    stream = model.stream(
+        built.messages, max_tokens=max_tokens, cancel=cancel, request=built.request
+    )
     try:
         try:
             for event in stream:

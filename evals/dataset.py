@@ -28,6 +28,9 @@ class EvalItem(BaseModel):
     gold: list[str] = Field(default_factory=list)
     expected_facts: list[str] = Field(default_factory=list)
     answerable: bool = True
+    # True when `gold` is the complete list of papers the question asks for (list and
+    # metadata questions): scored by list_recall, the share of them the answer cites.
+    complete_list: bool = False
     follow_up_of: str | None = None
     notes: str | None = None
 

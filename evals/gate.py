@@ -44,6 +44,10 @@ class Thresholds(BaseModel):
     dataset: str | None = None
     model: str | None = None
     metrics: dict[str, Bound] = Field(min_length=1)
+    # Per-category bounds: {"numeric": {"fact_recall": {"min": 0.9}}}.
+    categories: dict[str, dict[str, Bound]] = Field(default_factory=dict)
+    # Upper bounds on report counts: {"errors": 0, "judge_errors": 0}.
+    counts: dict[str, int] = Field(default_factory=dict)
 
 
 def check(report: dict[str, Any], thresholds: Thresholds) -> list[str]:
@@ -57,16 +61,33 @@ def check(report: dict[str, Any], thresholds: Thresholds) -> list[str]:
         failures.append(
             f"FAIL model is {run.get('model')!r}, thresholds are for {thresholds.model!r}"
         )
-    headline: dict[str, Any] = report.get("headline", {})
-    for name, bound in thresholds.metrics.items():
-        value = headline.get(name)
+    failures += _check_values(report.get("headline", {}), thresholds.metrics, "")
+    by_category: dict[str, Any] = report.get("by_category", {})
+    for category, bounds in sorted(thresholds.categories.items()):
+        values = by_category.get(category)
+        if values is None:
+            failures.append(f"FAIL category {category!r} is missing from the report")
+            continue
+        failures += _check_values(values, bounds, f"{category}.")
+    counts: dict[str, Any] = report.get("counts", {})
+    for name, most in sorted(thresholds.counts.items()):
+        value = counts.get(name)
+        if not isinstance(value, int) or value > most:
+            failures.append(f"FAIL count {name} = {value} > {most} (max)")
+    return failures
+
+
+def _check_values(values: dict[str, Any], bounds: dict[str, Bound], prefix: str) -> list[str]:
+    failures: list[str] = []
+    for name, bound in bounds.items():
+        value = values.get(name)
         if not isinstance(value, int | float):
-            failures.append(f"FAIL {name} is missing from the report (no value)")
+            failures.append(f"FAIL {prefix}{name} is missing from the report (no value)")
             continue
         if bound.min is not None and value < bound.min:
-            failures.append(f"FAIL {name} = {value:.4f} < {bound.min:.4f} (min)")
+            failures.append(f"FAIL {prefix}{name} = {value:.4f} < {bound.min:.4f} (min)")
         if bound.max is not None and value > bound.max:
-            failures.append(f"FAIL {name} = {value:.4f} > {bound.max:.4f} (max)")
+            failures.append(f"FAIL {prefix}{name} = {value:.4f} > {bound.max:.4f} (max)")
     return failures
 
 
@@ -94,14 +115,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"evals.gate: error: bad thresholds {args.thresholds}: {exc}", file=sys.stderr)
         return 2
     failures = check(report, thresholds)
-    headline = report.get("headline", {})
-    for name, bound in thresholds.metrics.items():
-        value = headline.get(name)
+    rows = [
+        (name, report.get("headline", {}).get(name), b) for name, b in thresholds.metrics.items()
+    ]
+    for category, bounds in sorted(thresholds.categories.items()):
+        values = report.get("by_category", {}).get(category, {})
+        rows += [(f"{category}.{name}", values.get(name), b) for name, b in bounds.items()]
+    for name, value, bound in rows:
         shown = f"{value:.4f}" if isinstance(value, int | float) else "n/a"
         limits = " ".join(
             f"{k} {v:.4f}" for k, v in (("min", bound.min), ("max", bound.max)) if v is not None
         )
-        print(f"  {name:<24} {shown:>8}   ({limits})")
+        print(f"  {name:<28} {shown:>8}   ({limits})")
     if failures:
         for line in failures:
             print(line, file=sys.stderr)
@@ -111,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    print(f"evals.gate: OK ({len(thresholds.metrics)} metrics at or above their floors)")
+    print(f"evals.gate: OK ({len(rows)} metrics within their bounds)")
     return 0
 
 

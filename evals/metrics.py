@@ -8,35 +8,46 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from functools import lru_cache
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-# A sentence is "supported" by a source when at least this share of its content words
-# (stemmed, stopwords removed) occur in the source text. See docs/evals.md.
-SUPPORT_THRESHOLD = 0.6
-# Sentences with fewer content words than this are not claims (headings, "In short:").
-MIN_CLAIM_WORDS = 3
-
-_MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
-_WORD = re.compile(r"[a-z0-9]+")
-_ABBREVIATIONS = frozenset(
-    {"e.g", "i.e", "al", "etc", "vs", "cf", "fig", "eq", "no", "dr", "mr", "ms", "approx", "resp"}
-)
-_STOPWORDS = frozenset(
-    """
-    a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just me more most my myself no nor not of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself yourselves
-    may might must shall us s t one two paper papers work works study studies source sources
-    according say says said per via et al
-    """.split()  # noqa: SIM905
+from assistant.support import (
+    MIN_CLAIM_WORDS,
+    SUPPORT_THRESHOLD,
+    Sentence,
+    SentenceSupport,
+    SupportResult,
+    answer_support,
+    content_words,
+    parse_markers,
+    split_sentences,
+    support_score,
 )
 
+__all__ = [
+    "HEADLINE",
+    "MIN_CLAIM_WORDS",
+    "SUPPORT_THRESHOLD",
+    "MetricSpec",
+    "Sentence",
+    "SentenceSupport",
+    "SupportResult",
+    "answer_support",
+    "citation_validity",
+    "content_words",
+    "fact_present",
+    "fact_recall",
+    "mean",
+    "ndcg_at_k",
+    "parse_markers",
+    "percentile",
+    "precision_recall",
+    "recall_at_k",
+    "reciprocal_rank",
+    "split_sentences",
+    "support_score",
+]
 
 # --- retrieval ---------------------------------------------------------------------------
 
@@ -82,14 +93,6 @@ def ndcg_at_k(ranked: Sequence[str], gains: Mapping[str, float] | Collection[str
 # --- citations and support -----------------------------------------------------------------
 
 
-def parse_markers(text: str) -> list[int]:
-    """Citation numbers in order of appearance: `[2]`, `[1, 3]` and `[1][3]`."""
-    numbers: list[int] = []
-    for match in _MARKER.finditer(text):
-        numbers.extend(int(n) for n in re.split(r"[,;]", match.group(1)))
-    return numbers
-
-
 def citation_validity(valid: int, invalid: int) -> float | None:
     """valid / (valid + invalid); None when the answer has no marker at all."""
     total = valid + invalid
@@ -103,141 +106,6 @@ def precision_recall(cited: Collection[str], gold: Collection[str]) -> tuple[flo
     precision = hit / len(c) if c else 0.0
     recall = hit / len(g) if g else 0.0
     return precision, recall
-
-
-class Sentence(BaseModel):
-    """An answer sentence: its text without markers and the markers attached to it."""
-
-    text: str
-    markers: list[int] = Field(default_factory=list)
-
-
-def split_sentences(answer: str) -> list[Sentence]:
-    """Split an answer into sentences and attach each citation marker to its sentence.
-
-    Splits at line breaks and after `.`, `!` or `?` followed by white space, except after
-    abbreviations such as "e.g." or "et al." and before a lower-case letter or a dash (as in
-    "Is It Ok? — The paper ..."). A piece that is only markers (e.g. "[2]" after
-    a full stop) is attached to the previous sentence.
-    """
-    pieces: list[str] = []
-    for line in answer.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        start = 0
-        for match in re.finditer(r"[.!?][\"')\]]*\s+", line):
-            before = line[start : match.start()].split()
-            last = before[-1].lower().rstrip(".") if before else ""
-            if last in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last):
-                continue
-            # "Title? — text" or "... vs. the": the sentence goes on.
-            if re.match(r"[a-z—–:;,-]", line[match.end() : match.end() + 1]):
-                continue
-            pieces.append(line[start : match.end()].strip())
-            start = match.end()
-        if start < len(line):
-            pieces.append(line[start:].strip())
-    sentences: list[Sentence] = []
-    for piece in pieces:
-        markers = parse_markers(piece)
-        text = _MARKER.sub(" ", piece)
-        text = re.sub(r"\s+", " ", text).strip()
-        text = re.sub(r"\s+([.,;:!?])", r"\1", text)
-        if not re.search(r"[A-Za-z0-9]", text):
-            if sentences:
-                sentences[-1].markers.extend(markers)
-            continue
-        sentences.append(Sentence(text=text, markers=markers))
-    return sentences
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> object:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-@lru_cache(maxsize=20000)
-def _stem(word: str) -> str:
-    stem: str = _stemmer().stemWord(word)  # type: ignore[attr-defined]
-    return stem
-
-
-def content_words(text: str) -> set[str]:
-    """Lower-cased, stemmed words without stopwords and without 1-letter tokens."""
-    words = _WORD.findall(text.lower())
-    return {_stem(w) for w in words if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())}
-
-
-def support_score(sentence: str, source_text: str) -> float:
-    """Token recall: share of the sentence's content words that occur in the source text."""
-    words = content_words(sentence)
-    if not words:
-        return 0.0
-    return len(words & content_words(source_text)) / len(words)
-
-
-class SentenceSupport(BaseModel):
-    """How one claim sentence is supported by its cited sources."""
-
-    text: str
-    markers: list[int]
-    score: float
-    supported: bool
-
-
-class SupportResult(BaseModel):
-    """Support of one answer: claim sentences, and how many are supported."""
-
-    sentences: list[SentenceSupport] = Field(default_factory=list)
-
-    @property
-    def n_claims(self) -> int:
-        return len(self.sentences)
-
-    @property
-    def n_supported(self) -> int:
-        return sum(1 for s in self.sentences if s.supported)
-
-    @property
-    def n_cited(self) -> int:
-        return sum(1 for s in self.sentences if s.markers)
-
-    @property
-    def share(self) -> float | None:
-        """Supported claim sentences / claim sentences (None when there is no claim)."""
-        return self.n_supported / self.n_claims if self.n_claims else None
-
-
-def answer_support(
-    answer: str,
-    source_texts: Mapping[int, str],
-    *,
-    threshold: float = SUPPORT_THRESHOLD,
-) -> SupportResult:
-    """ALCE-style support with the lexical score: a claim sentence is supported when one of
-    the sources its markers name (`source_texts`: number -> text) scores >= `threshold`.
-
-    A claim sentence has at least `MIN_CLAIM_WORDS` content words; a sentence without a valid
-    marker is never supported.
-    """
-    result = SupportResult()
-    for sentence in split_sentences(answer):
-        if len(content_words(sentence.text)) < MIN_CLAIM_WORDS:
-            continue
-        cited = [m for m in dict.fromkeys(sentence.markers) if m in source_texts]
-        score = max((support_score(sentence.text, source_texts[m]) for m in cited), default=0.0)
-        result.sentences.append(
-            SentenceSupport(
-                text=sentence.text,
-                markers=sentence.markers,
-                score=round(score, 6),
-                supported=bool(cited) and score >= threshold,
-            )
-        )
-    return result
 
 
 # --- facts ------------------------------------------------------------------------------
@@ -278,3 +146,35 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     lo = math.floor(pos)
     hi = math.ceil(pos)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+# --- the headline metrics ----------------------------------------------------------------
+
+Direction = Literal["higher", "lower"]
+
+
+class MetricSpec(BaseModel):
+    """A headline metric: its key, label and which direction is better."""
+
+    key: str
+    label: str
+    better: Direction = "higher"
+
+
+HEADLINE: tuple[MetricSpec, ...] = (
+    MetricSpec(key="recall@5", label="Retrieval recall@5"),
+    MetricSpec(key="recall@10", label="Retrieval recall@10"),
+    MetricSpec(key="mrr", label="Retrieval MRR"),
+    MetricSpec(key="ndcg@10", label="Retrieval nDCG@10"),
+    MetricSpec(key="source_recall", label="Gold papers among the sources given"),
+    MetricSpec(key="citation_validity", label="Citation validity"),
+    MetricSpec(key="citation_precision", label="Citation precision (vs gold)"),
+    MetricSpec(key="citation_recall", label="Citation recall (vs gold)"),
+    MetricSpec(key="support", label="Support (lexical)"),
+    MetricSpec(key="support_judge", label="Support (LLM judge)"),
+    MetricSpec(key="fact_recall", label="Expected facts present"),
+    MetricSpec(key="list_recall", label="List completeness (gold list cited)"),
+    MetricSpec(key="abstention_accuracy", label="Abstention accuracy (unanswerable)"),
+    MetricSpec(key="false_abstention_rate", label="False abstention rate", better="lower"),
+    MetricSpec(key="error_rate", label="Error rate", better="lower"),
+)

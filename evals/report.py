@@ -10,44 +10,31 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel
+from evals.metrics import HEADLINE, SUPPORT_THRESHOLD, mean, percentile
+from evals.render import format_headline, format_markdown
 
-from evals.metrics import SUPPORT_THRESHOLD, mean, percentile
-from evals.runner import ItemResult, ItemTiming, RunResult
+__all__ = [
+    "EPSILON",
+    "HEADLINE",
+    "aggregate",
+    "build_report",
+    "build_timings",
+    "compare",
+    "counts",
+    "dumps",
+    "format_headline",
+    "format_markdown",
+    "write_reports",
+]
+from evals.runner import ItemTiming, RunResult
+from evals.scoring import ItemResult
 
 REPORT_FORMAT = "ra-eval-report/1"
 WORST_N = 8
 EPSILON = 1e-9
 
-Direction = Literal["higher", "lower"]
-
-
-class MetricSpec(BaseModel):
-    """A headline metric: its key, label and which direction is better."""
-
-    key: str
-    label: str
-    better: Direction = "higher"
-
-
-HEADLINE: tuple[MetricSpec, ...] = (
-    MetricSpec(key="recall@5", label="Retrieval recall@5"),
-    MetricSpec(key="recall@10", label="Retrieval recall@10"),
-    MetricSpec(key="mrr", label="Retrieval MRR"),
-    MetricSpec(key="ndcg@10", label="Retrieval nDCG@10"),
-    MetricSpec(key="source_recall", label="Gold papers among the sources given"),
-    MetricSpec(key="citation_validity", label="Citation validity"),
-    MetricSpec(key="citation_precision", label="Citation precision (vs gold)"),
-    MetricSpec(key="citation_recall", label="Citation recall (vs gold)"),
-    MetricSpec(key="support", label="Support (lexical)"),
-    MetricSpec(key="support_judge", label="Support (LLM judge)"),
-    MetricSpec(key="fact_recall", label="Expected facts present"),
-    MetricSpec(key="abstention_accuracy", label="Abstention accuracy (unanswerable)"),
-    MetricSpec(key="false_abstention_rate", label="False abstention rate", better="lower"),
-    MetricSpec(key="error_rate", label="Error rate", better="lower"),
-)
 SPEC = {m.key: m for m in HEADLINE}
 
 
@@ -73,6 +60,7 @@ def aggregate(items: Sequence[ItemResult]) -> dict[str, float | None]:
         "support": mean(i.scores.support for i in items),
         "support_judge": mean(i.scores.support_judge for i in items),
         "fact_recall": mean(i.scores.fact_recall for i in items),
+        "list_recall": mean(i.scores.list_recall for i in items),
         "abstention_accuracy": (
             sum(1 for i in unanswerable if i.scores.abstention_correct) / len(unanswerable)
             if unanswerable
@@ -94,6 +82,7 @@ def counts(items: Sequence[ItemResult]) -> dict[str, int]:
         "unanswerable": sum(1 for i in items if not i.answerable),
         "abstained": sum(1 for i in items if i.abstained),
         "errors": sum(1 for i in items if i.scores.error),
+        "judge_errors": sum(i.scores.judge_errors for i in items),
         "incomplete": sum(1 for i in items if i.incomplete),
         "valid_markers": sum(i.scores.valid_markers for i in items),
         "invalid_markers": sum(i.scores.invalid_markers for i in items),
@@ -241,185 +230,6 @@ def build_timings(run: RunResult) -> dict[str, Any]:
 def dumps(doc: dict[str, Any]) -> str:
     """Stable JSON text: 2-space indent, UTF-8, newline at the end."""
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-
-
-# --- rendering -------------------------------------------------------------------------------
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
-
-
-def _delta(value: float | None) -> str:
-    return "" if value is None else f"{value:+.3f}"
-
-
-def headline_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
-    """(key, label, value, baseline, delta+status) rows for the headline table."""
-    comparison = report.get("comparison") or {}
-    metrics = comparison.get("metrics", {})
-    rows = []
-    for spec in HEADLINE:
-        value = report["headline"].get(spec.key)
-        cmp = metrics.get(spec.key)
-        if value is None and cmp is None and spec.key in ("support_judge",):
-            continue
-        base = _fmt(cmp["baseline"]) if cmp else ""
-        delta = f"{_delta(cmp['delta'])} {cmp['status']}".strip() if cmp else ""
-        rows.append((spec.key, spec.label, _fmt(value), base, delta))
-    return rows
-
-
-def format_headline(report: dict[str, Any]) -> str:
-    """A plain-text table for the terminal."""
-    rows = headline_rows(report)
-    with_base = report.get("comparison") is not None
-    header = ("metric", "value", "baseline", "change") if with_base else ("metric", "value")
-    table = [header] + [(r[0], r[2], r[3], r[4]) if with_base else (r[0], r[2]) for r in rows]
-    widths = [max(len(row[c]) for row in table) for c in range(len(header))]
-    lines = []
-    for n, row in enumerate(table):
-        cells = [row[0].ljust(widths[0])] + [row[c].rjust(widths[c]) for c in range(1, len(row))]
-        lines.append("  ".join(cells).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    c = report["counts"]
-    run = report["run"]
-    lines.append("")
-    lines.append(
-        f"{c['items']} items ({c['answerable']} answerable, {c['unanswerable']} unanswerable), "
-        f"model {run['model']}"
-        + (f" misbehaving: {run['misbehave']}" if run.get("misbehave") else "")
-        + f", {c['errors']} errors"
-    )
-    return "\n".join(lines)
-
-
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def format_markdown(report: dict[str, Any], timings: dict[str, Any] | None = None) -> str:
-    """report.md: headline, per-category breakdown, cost, latency, worst items, comparison."""
-    ds, run, c = report["dataset"], report["run"], report["counts"]
-    out: list[str] = [
-        f"# Eval report: {ds['name']}",
-        "",
-        f"- model: `{run['model']}`"
-        + (f" (misbehaviour: `{run['misbehave']}`)" if run.get("misbehave") else ""),
-        f"- items: {c['items']} ({c['answerable']} answerable, {c['unanswerable']} "
-        f"unanswerable); errors: {c['errors']}; abstained: {c['abstained']}",
-        f"- dataset sha256: `{ds['sha256'][:16]}`; support threshold: {run['support_threshold']}"
-        + (f"; judge: `{run['judge']}`" if run.get("judge") else ""),
-        "",
-        "## Headline",
-        "",
-    ]
-    rows = headline_rows(report)
-    with_base = report.get("comparison") is not None
-    if with_base:
-        out += ["| metric | value | baseline | change |", "|---|---:|---:|---|"]
-        out += [f"| {r[1]} (`{r[0]}`) | {r[2]} | {r[3]} | {r[4]} |" for r in rows]
-    else:
-        out += ["| metric | value |", "|---|---:|"]
-        out += [f"| {r[1]} (`{r[0]}`) | {r[2]} |" for r in rows]
-    out += [
-        "",
-        f"Citation markers: {c['valid_markers']} valid, {c['invalid_markers']} invalid. "
-        f"Claim sentences: {c['claim_sentences']}, supported: "
-        f"{c['supported_claim_sentences']}.",
-        "",
-        "## By category",
-        "",
-    ]
-    cols = ["recall@5", "mrr", "citation_validity", "citation_recall", "support", "fact_recall"]
-    out += [
-        "| category | n | " + " | ".join(cols) + " | abstention acc. | false abst. |",
-        "|---|---:|" + "---:|" * (len(cols) + 2),
-    ]
-    for cat, vals in report["by_category"].items():
-        cells = " | ".join(_fmt(vals.get(k)) for k in cols)
-        out.append(
-            f"| {cat} | {vals['n']} | {cells} | {_fmt(vals.get('abstention_accuracy'))} "
-            f"| {_fmt(vals.get('false_abstention_rate'))} |"
-        )
-    cost_ = report["cost"]
-    out += [
-        "",
-        "## Cost",
-        "",
-        f"Tokens: {cost_['prompt_tokens']} prompt ({cost_['prompt_tokens_mean']:.1f}/item), "
-        f"{cost_['completion_tokens']} completion ({cost_['completion_tokens_mean']:.1f}/item).",
-        "",
-    ]
-    if timings is not None:
-        out += [
-            "Latency (wall clock; varies between runs, kept out of report.json): "
-            f"{timings['wall_seconds']:.2f} s for {timings['items']} items, "
-            f"concurrency {timings['concurrency']}.",
-            "",
-            "| stage | p50 ms | p95 ms | mean ms | n |",
-            "|---|---:|---:|---:|---:|",
-        ]
-        for stage, v in timings["latency_ms"].items():
-            out.append(
-                f"| {stage} | {_fmt(v['p50'])} | {_fmt(v['p95'])} | {_fmt(v['mean'])} | {v['n']} |"
-            )
-        out.append("")
-    by_id = {i["id"]: i for i in report["items"]}
-    out += ["## Worst items", ""]
-    for item_id in report["worst"]:
-        item = by_id[item_id]
-        s = item["scores"]
-        out += [
-            f"### `{item_id}` ({item['category']}, quality {s['quality']:.3f})",
-            "",
-            f"**Q:** {item['question']}",
-            "",
-            f"- gold: {', '.join(f'`{g}`' for g in item['gold']) or '(unanswerable)'}",
-            f"- retrieved top 5: {', '.join(f'`{g}`' for g in item['retrieved'][:5]) or 'n/a'}",
-            f"- cited: {', '.join(f'`{g}`' for g in item['cited']) or 'none'}; "
-            f"invalid markers: {item['invalid_citations'] or 'none'}; "
-            f"abstained: {item['abstained']}",
-        ]
-        if item["missing_facts"]:
-            out.append(f"- missing facts: {', '.join(repr(f) for f in item['missing_facts'])}")
-        if item["error"]:
-            out.append(f"- error: {_md_escape(item['error'])}")
-        if item["unsupported"]:
-            first = item["unsupported"][0]
-            out.append(
-                f"- unsupported sentence (score {first['score']:.2f}): {_md_escape(first['text'])}"
-            )
-        answer = item["answer"].strip() or "(empty)"
-        out += ["", "> " + answer.replace("\n", "\n> "), ""]
-    comparison = report.get("comparison")
-    if comparison:
-        base = comparison["baseline"]
-        out += [
-            "## Comparison with the baseline",
-            "",
-            f"Baseline: model `{base.get('run', {}).get('model')}`, dataset "
-            f"`{base.get('dataset', {}).get('name')}`.",
-            "",
-            f"- improved: {', '.join(comparison['improved']) or 'none'}",
-            f"- regressed: {', '.join(comparison['regressed']) or 'none'}",
-            "",
-        ]
-        changed = comparison["items_changed"]
-        if changed:
-            out += ["| item | baseline quality | current | change |", "|---|---:|---:|---:|"]
-            out += [
-                f"| `{ch['id']}` | {ch['baseline']:.3f} | {ch['current']:.3f} "
-                f"| {ch['delta']:+.3f} |"
-                for ch in changed
-            ]
-            out.append("")
-    return "\n".join(out).rstrip() + "\n"
 
 
 def write_reports(

@@ -48,13 +48,6 @@ class Paper(BaseModel):
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-    def citation_label(self) -> str:
-        """A short human label: first author, year and title."""
-        first = self.authors[0].split()[-1] if self.authors else "Unknown"
-        extra = " et al." if len(self.authors) > 1 or self.authors_truncated else ""
-        year = f" ({self.year})" if self.year else ""
-        return f"{first}{extra}{year}. {self.title}"
-
 
 class ParseIssue(BaseModel):
     """A problem found in an input file, reported as `file:line: message`."""

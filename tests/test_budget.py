@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from assistant import prompts
+from assistant.answer import SourceGiven
 from assistant.budget import (
     BuiltPrompt,
-    SourceCandidate,
     answer_budget,
     build_prompt,
     context_window_for,
@@ -31,10 +31,8 @@ LONG = " ".join(
 )
 
 
-def candidates(n: int = 5, text: str = LONG) -> list[SourceCandidate]:
-    return [
-        SourceCandidate(paper_id=f"p{i}", title=f"Paper {i}", text=text) for i in range(1, n + 1)
-    ]
+def candidates(n: int = 5, text: str = LONG) -> list[SourceGiven]:
+    return [SourceGiven(paper_id=f"p{i}", title=f"Paper {i}", text=text) for i in range(1, n + 1)]
 
 
 def build(
@@ -86,7 +84,7 @@ def test_prompt_fits_and_answer_still_cites(window: int) -> None:
     assert built.sources_dropped == 5 - len(built.sources)
     model = OfflineChatModel()
     model.context_window = window
-    text, _ = complete(model, built.messages, max_tokens=answer_tokens)
+    text, _ = complete(model, built.messages, max_tokens=answer_tokens, request=built.request)
     check = check_citations(text, built.sources)
     assert check.citations and not check.invalid
 

@@ -8,7 +8,6 @@ from assistant.answer import SourceGiven
 from assistant.citations import (
     check_citations,
     cited_numbers,
-    mark_invalid,
     renumber,
     strip_markers,
     unsupported_citations,
@@ -54,11 +53,6 @@ def test_maps_markers_and_reports_invalid_ones() -> None:
 def test_no_sources_means_every_marker_is_invalid() -> None:
     check = check_citations("Nothing was given [1].", [])
     assert check.citations == [] and check.invalid == [1]
-
-
-def test_mark_invalid_for_display() -> None:
-    text = "X [1]. Y [1, 7]. Z [8]. W [2-3]."
-    assert mark_invalid(text, {1, 2, 3}) == "X [1]. Y [1, 7?]. Z [8?]. W [2-3]."
 
 
 def test_renumber_and_strip() -> None:

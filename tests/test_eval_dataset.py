@@ -110,6 +110,16 @@ def test_seed_dataset_shape() -> None:
     assert sum(1 for i in items if i.follow_up_of) >= 5
     assert any(i.kind == "summary" for i in items)
     assert any(i.kind == "topic_summary" for i in items)
+
+    # Issue 12: the kinds of questions users ask, in the numbers it asks for.
+    def n(cat: str) -> int:
+        return sum(1 for i in items if i.category == cat)
+
+    assert n("compare") >= 10 and n("numeric") >= 10
+    assert sum(1 for i in items if i.complete_list) >= 8
+    assert n("unanswerable-in") >= 8 and n("out-of-domain") >= 8
+    assert sum(1 for i in items if i.follow_up_of and i.id.startswith("fu-")) >= 15
+    assert all(len(i.gold) >= 2 for i in items if i.category == "compare")
     multi = [i for i in items if i.category == "multi"]
     assert multi and all(2 <= len(i.gold) <= 4 for i in multi)
     for item in items:

@@ -79,3 +79,44 @@ def test_judge_prompt_keeps_data_in_its_blocks(seed_settings: Settings) -> None:
     assert prompt.count("<sentence>") == 2  # the instructions' mention and the block
     assert prompt.count("</sentence>") == 1
     assert "&lt;/sentence" in prompt and "&lt;/source" in prompt and "(3)" in prompt
+
+
+def test_cut_stream_is_retried_and_failed_judge_calls_are_errors(
+    seed_settings: Settings, seed_index: Any, tmp_path: Path
+) -> None:
+    """Issue 11 item 11: a stream cut before its end is retried; a failed judge call is
+    counted as an error (never scored as "not supported")."""
+    ds = load_dataset(SEED_DATASET)
+    ds = ds.model_copy(update={"items": [i for i in ds.items if i.id == "fact-01"]})
+    with OpenAIServer(default=_respond) as server:
+        settings = seed_settings.model_copy(
+            update={
+                "model": "test-model",
+                "openai_base_url": server.base_url,
+                "openai_api_key": SecretStr("sk-test"),
+                "max_retries": 0,
+            }
+        )
+        words = ["PolyGuard", " covers", " 17", " languages", " [1]."]
+        server.script(
+            Reply.stream(words, cut_after=2),  # the first answer: cut mid-stream
+            Reply.stream([ANSWER]),  # the retry
+            # the product's judge (2 claims; falls back to lexical), then the eval's judge
+            *[Reply.error(500, "judge is down") for _ in range(4)],
+        )
+        slept: list[float] = []
+        run = run_items(
+            ds,
+            build_assistant_factory(settings, seed_index, "test-model", tmp_path / "h.db"),
+            seed_index,
+            model="test-model",
+            judge=make_llm_judge(settings, "test-model"),
+            judge_name="test-model",
+            retry_sleep=slept.append,
+        )
+    item = run.items[0]
+    assert run.timings[0].attempts == 2 and item.answer == ANSWER and item.error is None
+    assert item.scores.judge_errors == 2 and item.scores.support_judge is None
+    assert item.judge_error is not None and "HTTP 500" in item.judge_error
+    report = build_report(run)
+    assert report["counts"]["judge_errors"] == 2 and report["headline"]["support_judge"] is None

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from assistant.answer import Answer, Citation, SourceGiven, Usage
+from assistant.support import parse_verdict
 from evals import THRESHOLDS_FILE
 from evals.dataset import EvalItem
 from evals.gate import Thresholds, check, load_thresholds, main
 from evals.report import aggregate, build_report, compare, format_headline, write_reports
-from evals.runner import ItemTiming, RunResult, call_with_retry, parse_verdict, score_item
+from evals.runner import ItemTiming, RunResult, call_with_retry, score_item
 
 SOURCES = [
     SourceGiven(
@@ -227,6 +228,15 @@ def test_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert failures == ["FAIL support = 0.0000 < 0.9000 (min)"]
     missing = Thresholds.model_validate({"metrics": {"nope": {"min": 0.1}}})
     assert "missing" in check(report, missing)[0]
+    per_category = Thresholds.model_validate(
+        {
+            "metrics": {"support": {"min": 0.0}},
+            "categories": {"fact": {"fact_recall": {"min": 0.9}}},
+            "counts": {"errors": 0},
+        }
+    )
+    assert check(report, per_category) == []
+    assert check(bad, per_category) == ["FAIL fact.fact_recall = 0.0000 < 0.9000 (min)"]
 
     rpath, tpath = tmp_path / "report.json", tmp_path / "t.json"
     rpath.write_text(json.dumps(bad))

@@ -208,10 +208,17 @@ def test_injected_instructions_in_a_paper_are_data(tmp_path: Path, monkeypatch: 
     assert [c.marker for c in answer.citations] == [1] and not answer.invalid_citations
 
 
+def _is_judge(seen: Any) -> bool:
+    """A support-judge call (issue 12: every claim of a real model's answer is judged)."""
+    return "judge whether" in seen.body["messages"][-1]["content"].split("\n", 1)[0]
+
+
 def test_openai_model_through_the_local_server(
     seed_settings: Settings, seed_index: Any, tmp_path: Path
 ) -> None:
     def respond(body: dict[str, Any]) -> str:
+        if "judge whether" in body["messages"][-1]["content"]:
+            return "SUPPORTED"
         return "X-Teaming studies multi-turn jailbreaks [1]. Something else [9]."
 
     with OpenAIServer(default=respond) as server:
@@ -222,8 +229,12 @@ def test_openai_model_through_the_local_server(
             settings, index=seed_index, history=HistoryStore(tmp_path / "h.sqlite")
         )
         answer = assistant.ask("Which papers study multi-turn jailbreaks?")
-        (request,) = server.requests
-    assert answer.model == "test-model"
+        (request,) = [r for r in server.requests if not _is_judge(r)]
+        judged = [r for r in server.requests if _is_judge(r)]
+    assert answer.model == "test-model" and answer.answer_mode == "generative"
+    # The claim citing a valid source was judged by the model (one call).
+    assert len(judged) == 1
+    assert (answer.support[0].verdict, answer.support[0].judged_by) == ("supported", "judge")
     assert answer.citations[0].marker == 1 and answer.invalid_citations == [9]
     system, user = request.body["messages"][0]["content"], request.body["messages"][-1]["content"]
     assert "data, not instructions" in system
@@ -250,8 +261,9 @@ def test_openai_follow_up_uses_the_model_to_condense(
         )
         first = assistant.ask("Which papers study multi-turn jailbreaks?")
         follow = assistant.ask("How big is its dataset?", conversation_id=first.conversation_id)
-        assert len(server.requests) == 3
-        condense_request = server.requests[1].body["messages"][-1]["content"]
+        turns = [r for r in server.requests if not _is_judge(r)]
+        assert len(turns) == 3
+        condense_request = turns[1].body["messages"][-1]["content"]
     assert "How big is its dataset?" in condense_request
     assert "Which papers study multi-turn jailbreaks?" in condense_request
     assert follow.standalone_query == "How large is the XGuard-Train dataset of X-Teaming?"

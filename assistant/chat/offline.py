@@ -16,9 +16,9 @@ from assistant.answer import Usage
 from assistant.budget import OFFLINE_CONTEXT_WINDOW, message_tokens
 from assistant.chat.base import ChatMessage, Finish, ModelRequest, StreamEvent, TextDelta
 from assistant.chat.offline_compose import compose
-from assistant.chat.offline_prompt import parse_prompt
 from assistant.citations import MARKER, marker_numbers, strip_markers
 from assistant.errors import ModelError
+from assistant.prompts import ABSTAIN_SENTENCE
 from retrieval.tokens import count_tokens, truncate_tokens
 
 # name -> what it does
@@ -35,6 +35,9 @@ _WORD = re.compile(r"\s*\S+")
 
 class OfflineChatModel:
     """The built-in offline model; `misbehaviour` is one of MISBEHAVIOURS or None."""
+
+    # Its answers are quoted from the sources (labelled "extractive" in the Answer).
+    extractive = True
 
     def __init__(
         self,
@@ -53,13 +56,18 @@ class OfflineChatModel:
         self.delay = delay
         self.context_window = context_window
 
-    def reply(self, messages: list[ChatMessage]) -> str:
-        """The full reply text (misbehaviour applied), before streaming."""
-        prompt = parse_prompt(messages)
-        text = compose(prompt)
-        if prompt.task == "condense":
+    def reply(self, request: ModelRequest | None) -> str:
+        """The full reply text (misbehaviour applied), before streaming.
+
+        Reads only `request`; without one (a caller that sends bare messages) there is
+        nothing to answer from, so it abstains.
+        """
+        if request is None:
+            return ABSTAIN_SENTENCE
+        text = compose(request)
+        if request.task in ("condense", "judge"):
             return text
-        return self._misbehave(text, len(prompt.sources))
+        return self._misbehave(text, len(request.sources))
 
     def stream(
         self,
@@ -70,7 +78,7 @@ class OfflineChatModel:
         request: ModelRequest | None = None,
     ) -> Iterator[StreamEvent]:
         """Stream the reply word by word; see `ChatModel.stream`."""
-        text = self.reply(messages)
+        text = self.reply(request)
         finish_reason = "stop"
         if count_tokens(text) > max_tokens:
             text = truncate_tokens(text, max_tokens)

@@ -1,16 +1,27 @@
-"""The offline model's follow-up condensation: resolve "it", "they", "this paper"."""
+"""The offline model's follow-up condensation: a standalone question a person would type.
+
+Resolves pronouns ("it", "its", "they", "this paper"), ellipsis ("and which of them ...?",
+"what about its limitations?", "and WildGuard?", "and in 2023?") and author follow-ups
+("what else did they write?") from the previous turn. A follow-up that stands on its own
+is returned as it is.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 from assistant.chat.offline_prompt import short_title
+from assistant.questions import entities
 from assistant.text import terms
 
+_LEADING = re.compile(r"^(and|so|also|ok(ay)?|then|but|now|right|well)\b[,\s]*", re.IGNORECASE)
+_OF_THEM = re.compile(
+    r"\b(of|among|from)\s+(them|these|those|the above|these papers|those papers)\b", re.I
+)
 _SINGULAR_REF = re.compile(
     r"\b(this|that|the)\s+(paper|work|study|approach|method|framework|model|dataset|"
-    r"benchmark|system|article)\b|\b(it)\b",
+    r"benchmark|system|article|tool)\b|\b(it)\b",
     re.IGNORECASE,
 )
 _POSSESSIVE_REF = re.compile(r"\bits\b", re.IGNORECASE)
@@ -19,62 +30,109 @@ _PLURAL_REF = re.compile(
     re.IGNORECASE,
 )
 _PLURAL_POSSESSIVE = re.compile(r"\btheir\b", re.IGNORECASE)
-# A previous question after one thing: its first cited paper is what "they" refers to.
-_SINGULAR_QUESTION = re.compile(
-    r"^\s*(which|what)\s+(\w+\s+)?(work|paper|model|method|system|framework|benchmark|"
-    r"dataset|study|algorithm|tool|approach|technique)\b|^\s*is there\b",
+_PERSON_REF = re.compile(r"\b(they|them|he|she|him|her|these authors|those authors)\b", re.I)
+_WHAT_ABOUT = re.compile(r"^(what|how)\s+about\s+(?P<rest>.+?)\??$", re.IGNORECASE)
+_YEAR = re.compile(r"\b(19|20)\d\d\b")
+_LIST_QUESTION = re.compile(
+    r"^(which|what)\s+(papers?|works?|studies|articles|publications)\s+(?P<rest>.+?)\??$", re.I
+)
+_WHO_WROTE = re.compile(r"\b(who|authors?)\b", re.IGNORECASE)
+_BY = re.compile(
+    r"\b(?:is by|author of [^\n]+? is) (?P<names>.+?)(?:\s+et al\.|;|\s*\[|\.(?:\s|$)|$)",
     re.IGNORECASE,
 )
-_OTHER_REF = re.compile(r"\b(this|that|these|those|above|former|latter|same)\b", re.IGNORECASE)
+# Follow-ups that ask about an aspect of the last subject ("Who are the authors?").
+_ASPECT = re.compile(
+    r"\b(authors?|year|published|limitations?|results?|findings?|dataset|data|code|method|"
+    r"evaluation|benchmark|contributions?|languages?|accuracy|performance|baselines?)\b",
+    re.IGNORECASE,
+)
+# A previous question after one thing: its first cited paper is what "it" refers to.
+_SINGULAR_QUESTION = re.compile(
+    r"^\s*(which|what)\s+(\w+\s+)?(work|paper|model|method|system|framework|benchmark|"
+    r"dataset|study|algorithm|tool|approach|technique)\b|^\s*is there\b|^\s*what is\b",
+    re.IGNORECASE,
+)
 
 
-@dataclass
-class _Turn:
-    question: str = ""
-    answer: str = ""
-    papers: list[str] = field(default_factory=list)
+def _question(text: str) -> str:
+    text = text.strip().rstrip("?.! ").strip()
+    return (text[:1].upper() + text[1:] + "?") if text else text
 
 
-def _turns(conversation: str) -> list[_Turn]:
-    turns: list[_Turn] = []
-    for line in conversation.splitlines():
-        if line.startswith("User:"):
-            turns.append(_Turn(question=line[5:].strip()))
-        elif turns and line.startswith("Assistant:"):
-            turns[-1].answer = line[10:].strip()
-        elif turns and line.startswith("Papers cited:"):
-            names = line[13:].strip()
-            if names and names.lower() != "none":
-                turns[-1].papers = [n.strip() for n in names.split(";") if n.strip()]
-    return turns
+def _subject(last_question: str, papers: list[str]) -> list[str]:
+    """What the last turn was about: the names it asked about, else the papers it cited."""
+    named = [e for e in entities(last_question) if not _YEAR.fullmatch(e)]
+    if named:
+        return named
+    names = [short_title(t) for t in papers]
+    if _SINGULAR_QUESTION.search(last_question):
+        return names[:1]
+    return names[:3]
 
 
-def condense(conversation: str, follow_up: str) -> str:
-    """Resolve "it", "this paper", "they" ... in `follow_up` from the previous turn."""
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def condense(history: Sequence[tuple[str, str, list[str]]], follow_up: str) -> str:
+    """Rewrite `follow_up` as a standalone question from the previous turn."""
     follow_up = " ".join(follow_up.split())
-    turns = _turns(conversation)
-    if not turns or not follow_up:
+    if not history or not follow_up:
         return follow_up
-    last = turns[-1]
-    names = [short_title(t) for t in last.papers]
-    if _SINGULAR_QUESTION.search(last.question):
-        names = names[:1]
-    content = set(terms(follow_up, drop_generic=True))
-    refers = any(
-        p.search(follow_up)
-        for p in (_SINGULAR_REF, _POSSESSIVE_REF, _PLURAL_REF, _PLURAL_POSSESSIVE, _OTHER_REF)
-    )
-    if not refers and len(content) >= 2:
-        return follow_up
-    if names:
-        one = names[0]
-        several = " and ".join(names[:3]) if len(names) > 1 else one
-        text = _SINGULAR_REF.sub(one, follow_up, count=1)
+    last_question, last_answer, papers = history[-1]
+    body = _LEADING.sub("", follow_up).strip()
+    names = entities(body)
+    content = set(terms(body, drop_generic=True))
+    name_terms = set().union(*(set(terms(n)) for n in names)) if names else set()
+    about = _WHAT_ABOUT.match(body)
+    bare_name = bool(names) and content <= name_terms  # "and WildGuard?"
+    # "it"/"they"/"this paper" point back even when another name is given ("What does it
+    # report on TruthfulQA?"); a possessive next to a name is that name's ("SODA ... its").
+    points_back = any(p.search(body) for p in (_SINGULAR_REF, _PLURAL_REF, _OF_THEM))
+    if not about and not bare_name and not points_back and (names or len(content) >= 2):
+        return follow_up  # it stands on its own
+    subject = _subject(last_question, papers)
+    listed = _LIST_QUESTION.match(last_question.strip())
+
+    # "and which of them releases a dataset?" after "Which papers study X?"
+    if _OF_THEM.search(body) and listed:
+        rest = listed.group("rest")
+        phrase = f"the papers that {rest}"
+        return _question(_OF_THEM.sub(f"of {phrase}", body, count=1))
+
+    # "what else did they write?" after "Who wrote X?"
+    by = _BY.search(last_answer)
+    if _WHO_WROTE.search(last_question) and by and _PERSON_REF.search(body):
+        first_author = by.group("names").split(",")[0].strip()
+        return _question(_PERSON_REF.sub(first_author, body, count=1))
+
+    # "and in 2023?" / "what about 2022?": the last question with the year replaced.
+    year = _YEAR.search(body)
+    if year and _YEAR.search(last_question) and len(content - {year.group(0)}) <= 1:
+        return _question(_YEAR.sub(year.group(0), last_question.rstrip("?"), count=1))
+
+    # "what about WildGuard?" / "and SafetyAnalyst?": the last question about the new name.
+    rest = about.group("rest") if about else (body.rstrip("?") if bare_name else "")
+    if rest and entities(f"about {rest}") and subject and not _ASPECT.search(rest):
+        old = subject[0]
+        if old.lower() in last_question.lower():
+            swapped = re.sub(re.escape(old), rest, last_question, count=1, flags=re.IGNORECASE)
+            return _question(swapped)
+    if about and subject:  # "what about its limitations?"
+        aspect = _POSSESSIVE_REF.sub("", about.group("rest")).strip()
+        aspect = re.sub(r"^(the|their)\s+", "", aspect, flags=re.IGNORECASE)
+        return _question(f"What are the {aspect} of {_join(subject)}")
+
+    if subject:
+        one, several = subject[0], _join(subject)
+        text = _SINGULAR_REF.sub(one, body, count=1)
         text = _POSSESSIVE_REF.sub(f"{one}'s", text)
         text = _PLURAL_REF.sub(several, text, count=1)
         text = _PLURAL_POSSESSIVE.sub(f"{several}'s", text)
-        if text != follow_up:
-            return text
-        return f"{follow_up} ({several})"
-    topic = last.question.rstrip("?.! ")
-    return f"{follow_up.rstrip('?.! ')} (regarding: {topic})?"
+        if text != body:
+            return _question(text)
+        if _ASPECT.search(body):  # "Who are the authors?" -> "... of PolyGuard?"
+            return _question(f"{body.rstrip('?')} of {several}")
+        return _question(f"{body.rstrip('?')} about {several}")
+    return follow_up

@@ -157,6 +157,14 @@ def run_eval(args: argparse.Namespace) -> int:
             f"\n{len(run.items)} items in {run.wall_seconds:.1f} s; reports: "
             f"{out_dir / 'report.json'}, {out_dir / 'report.md'}"
         )
+    errors, judge_errors = report["counts"]["errors"], report["counts"]["judge_errors"]
+    if (errors or judge_errors) and not misbehave:  # a requested fault is not a failure
+        print(
+            f"eval: {errors} item error(s) and {judge_errors} failed judge call(s); "
+            f"see {out_dir / 'report.md'}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

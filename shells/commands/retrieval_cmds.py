@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from assistant.text import format_authors
 from retrieval.hygiene import clean_display
 from shells.commands.common import console as make_console
 from shells.commands.common import notice, open_assistant, print_json
@@ -87,9 +88,7 @@ def run_papers(args: argparse.Namespace) -> int:
 
     table = Table("id", "year", "title", "authors", box=None, pad_edge=False)
     for paper in papers:
-        authors = ", ".join(paper.authors[:2]) + (
-            " et al." if len(paper.authors) > 2 or paper.authors_truncated else ""
-        )
+        authors = format_authors(paper.authors, truncated=paper.authors_truncated, limit=2)
         table.add_row(
             paper.paper_id,
             str(paper.year or ""),

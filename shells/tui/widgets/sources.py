@@ -11,6 +11,8 @@ from textual.content import Content
 from textual.style import Style
 from textual.widgets import Collapsible, Label, Static
 
+from assistant.text import format_authors
+
 if TYPE_CHECKING:
     from assistant.answer import Answer, SourceGiven
     from retrieval.models import Paper
@@ -21,15 +23,15 @@ EMPTY_HINT = "The papers given to the model for the selected answer appear here.
 def source_details(source: SourceGiven, paper: Paper | None) -> Content:
     """Authors, year, arXiv link and abstract of one source."""
     authors = paper.authors if paper else source.authors
-    if paper and paper.authors_truncated:
-        authors = [*authors, "et al."]
+    truncated = paper.authors_truncated if paper else source.authors_truncated
     year = (paper.year if paper else None) or source.year
     arxiv = (paper.arxiv_id if paper else None) or source.arxiv_id
     url = (paper.url if paper else None) or (f"https://arxiv.org/abs/{arxiv}" if arxiv else None)
     abstract = (paper.abstract if paper else "") or source.text
     parts: list[Content] = [Content.from_markup("[b]$t[/b]", t=source.title)]
     if authors:
-        parts.append(Content.from_markup("[b]Authors[/b] $a", a=", ".join(authors)))
+        shown = format_authors(authors, truncated=truncated, limit=len(authors))
+        parts.append(Content.from_markup("[b]Authors[/b] $a", a=shown))
     if year:
         parts.append(Content.from_markup("[b]Year[/b] $y", y=str(year)))
     if url:

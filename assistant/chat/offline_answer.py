@@ -1,0 +1,319 @@
+"""The offline model's evidence answers: a lead line, then per relevant paper its short title,
+year and the one to three sentences that answer the question, in the third person, cited.
+
+Comparisons put the named papers side by side (what each is, its data, its numbers). When
+the papers found are about the topic but do not report what is asked, the answer says so and
+names them; with nothing relevant it abstains without a citation.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.chat.offline_prompt import ParsedSource
+from assistant.chat.offline_score import (
+    MIN_COVERAGE,
+    MIN_SENTENCE,
+    Relevance,
+    Scored,
+    score_sources,
+)
+from assistant.prompts import ABSTAIN_SENTENCE
+from assistant.questions import entities, is_comparison
+from assistant.text import GENERIC, STOPWORDS, stem, terms, words
+
+MAX_PAPERS = 5
+MAX_PER_PAPER = 3
+RELATIVE_COVERAGE = 0.5  # a paper's coverage against the best paper's, to be included
+RELATIVE_SENTENCE = 0.5  # a sentence's score against its paper's best, to be quoted
+RELATIVE_PAPER = 0.4  # a paper's best sentence against the best of all papers, to be included
+RESULT_BONUS = 0.05  # results and numbers first among sentences that answer equally well
+SILENT_COVERAGE = 0.25  # a paper this close to the question is "about it" when it is silent
+
+RESULT = re.compile(
+    r"\b(show|demonstrat|outperform|achiev|improv|find|found|reveal|result|surpass|reduc|"
+    r"increas|boost|beat|exceed|gain|accura|score)\w*|\d+(\.\d+)?\s?%|\d+(\.\d+)?x\b",
+    re.IGNORECASE,
+)
+METHOD = re.compile(
+    r"\b(we|this paper|this work|our work|the authors)\s+(\w+\s+){0,2}(present|propose|"
+    r"introduce|develop|release|build|design|stud|investigat|examin|explor|curat|construct|"
+    r"creat|train|formaliz|leverag|cast|conduct)\w*",
+    re.IGNORECASE,
+)
+DATA = re.compile(
+    r"\b(data(set)?s?|corpus|corpora|benchmark|samples|examples|annotat\w*|collect\w*|"
+    r"languages|dialogues|prompts|pairs|trained on|training)\b",
+    re.IGNORECASE,
+)
+# A leading clause that points back at text the reader has not seen ("To address these
+# challenges, we ..."): dropped, the sentence stands alone without it.
+_ANAPHORIC_OPENER = re.compile(
+    r"^(?P<clause>(to|in|for|with|given|building|motivated|based|inspired|despite|because|as|"
+    r"since|while|although|towards?|beyond|by|through|after|from|on)\b[^,;:]{0,100}?"
+    r"\b(these|this|that|those|such|them|it|its|their|above|aforementioned|both)\b"
+    r"[^,;:]{0,60}),\s+(?=(we|our)\b)",
+    re.IGNORECASE,
+)
+_CONNECTIVE = re.compile(
+    r"^(however|yet|moreover|furthermore|additionally|in addition|finally|overall|thus|"
+    r"therefore|hence|in particular|specifically|importantly|notably|further|first(ly)?|"
+    r"second(ly)?|third(ly)?|lastly|concretely|here|in this (paper|work|study|article)|"
+    r"as a result|consequently|to this end|instead|in contrast|meanwhile|also|then|"
+    r"crucially|surprisingly|interestingly|unfortunately|fortunately|in summary|"
+    r"in short|together|taken together|beyond this|beyond that)\s*,?\s+",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = [
+    (re.compile(r"\bwe\b"), "the authors"),
+    (re.compile(r"\bWe\b"), "The authors"),
+    (re.compile(r"\bour\b"), "their"),
+    (re.compile(r"\bOur\b"), "Their"),
+    (re.compile(r"\bours\b"), "theirs"),
+    (re.compile(r"\bus\b"), "them"),
+    (re.compile(r"\bourselves\b"), "themselves"),
+]
+_THIS_PAPER = re.compile(r"^(this|the present|in this)\s+(paper|work|study|article)\b", re.I)
+
+
+def quotable(sentence: str) -> bool:
+    """A sentence that can stand alone: starts like a sentence, long enough to say something."""
+    text = sentence.strip()
+    if len(text.split()) < 5 or not text[:1].isalnum() or text[:1].islower():
+        return False
+    return not re.match(r"^(and|but|or|which|leading|resulting|including|e\.g)\b", text, re.I)
+
+
+def third_person(sentence: str, name: str) -> str:
+    """A quoted sentence that stands alone: no dangling opener, "we" -> "the authors"."""
+    text = sentence.strip()
+    for _ in range(2):
+        text = _CONNECTIVE.sub("", text)
+        match = _ANAPHORIC_OPENER.match(text)
+        if match and len(match.group("clause").split()) <= 14:
+            text = text[match.end() :]
+    text = _THIS_PAPER.sub("The paper", text)
+    if re.match(r"^(it|they)\b", text, re.IGNORECASE):
+        text = re.sub(r"^(it|they)\b", name, text, count=1, flags=re.IGNORECASE)
+    for pattern, replacement in _FIRST_PERSON:
+        text = pattern.sub(replacement, text)
+    return text[:1].upper() + text[1:] if text else text
+
+
+def cite(sentence: str, number: int) -> str:
+    """`sentence [n].` — the marker goes before the closing punctuation."""
+    sentence = sentence.strip()
+    match = re.search(r"([.!?]+[\"')\]]*)$", sentence)
+    if match:
+        return f"{sentence[: match.start()].rstrip()} [{number}]{match.group(1)}"
+    return f"{sentence} [{number}]."
+
+
+def _name(source: ParsedSource) -> str:
+    """The short title without closing punctuation, to be followed by a marker."""
+    return source.short_title.rstrip("?!.")
+
+
+def label(source: ParsedSource) -> str:
+    """`WildGuard (2024)`: the paper's short title and year."""
+    return f"{source.short_title} ({source.year})" if source.year else source.short_title
+
+
+def paragraph(source: ParsedSource, picks: list[int]) -> str:
+    """`Short title (year): sentence [n]. sentence [n].` in the order given (best first)."""
+    body = " ".join(
+        cite(third_person(source.sentences[i], source.short_title), source.number) for i in picks
+    )
+    return f"{label(source)}: {body}"
+
+
+def lead(count: int) -> str:
+    """`3 papers in the collection address this:`."""
+    if count == 1:
+        return "1 paper in the collection addresses this:"
+    return f"{count} papers in the collection address this:"
+
+
+# ----------------------------------------------------------------- answers
+
+
+def _ranked(item: Scored) -> list[tuple[float, int]]:
+    """Sentences by score, results first among equals, then position (a total order)."""
+    sents = item.source.sentences
+    order = sorted(
+        enumerate(item.ranked),
+        key=lambda p: (-(p[1][0] + (RESULT_BONUS if RESULT.search(sents[p[1][1]]) else 0.0)), p[0]),
+    )
+    return [si for _, si in order]
+
+
+def _relevant(relevance: Relevance) -> list[tuple[Scored, list[int]]]:
+    """Papers that answer the question, with their sentences to quote (best first).
+
+    A paper counts when it covers the question nearly as well as the best one and one of its
+    sentences matches several of the question's words: sharing one word is not enough.
+    """
+    scored = relevance.scored
+    best = max(item.coverage for item in scored)
+    best_sentence = max((s for item in scored for s, _ in item.ranked), default=0.0)
+    need = min(2, relevance.n_terms)
+    chosen: list[tuple[Scored, list[int]]] = []
+    for item in scored:
+        if len(chosen) >= MAX_PAPERS or item.coverage < max(MIN_COVERAGE, RELATIVE_COVERAGE * best):
+            break
+        if not relevance.names_one(item):
+            continue
+        top = max((s for s, _ in item.ranked), default=0.0)
+        if top < max(MIN_SENTENCE, RELATIVE_PAPER * best_sentence):
+            continue
+        floor = max(MIN_SENTENCE, RELATIVE_SENTENCE * top)
+        picks = [
+            i
+            for score, i in _ranked(item)
+            if score >= floor
+            and item.sentence_words.get(i, 0) >= need
+            and quotable(item.source.sentences[i])
+        ]
+        if picks:
+            strong = [i for i in picks if _score_of(item, i) >= 0.6 * top]
+            chosen.append((item, (strong or picks)[:MAX_PER_PAPER]))
+    if len(chosen) == 1:  # one paper answers: quote up to three of its good sentences
+        item, _ = chosen[0]
+        top = max((s for s, _ in item.ranked), default=0.0)
+        floor = max(MIN_SENTENCE, RELATIVE_SENTENCE * top)
+        picks = [
+            i
+            for score, i in _ranked(item)
+            if score >= floor
+            and item.sentence_words.get(i, 0) >= need
+            and quotable(item.source.sentences[i])
+        ]
+        chosen = [(item, picks[:MAX_PER_PAPER])]
+    return chosen
+
+
+def _score_of(item: Scored, index: int) -> float:
+    return next(score for score, i in item.ranked if i == index)
+
+
+def answer(sources: list[ParsedSource], question: str) -> str:
+    """The evidence answer to `question` from `sources`."""
+    if is_comparison(question):
+        compared = compare(sources, question)
+        if compared:
+            return compared
+    relevance = score_sources(sources, question)
+    if not relevance.supported():
+        return not_reported(relevance, question)
+    chosen = _relevant(relevance)
+    if not chosen:
+        return not_reported(relevance, question)
+    parts = [lead(len(chosen))]
+    parts.extend(paragraph(item.source, picks) for item, picks in chosen)
+    return "\n\n".join(parts)
+
+
+def not_reported(relevance: Relevance, question: str) -> str:
+    """Say which papers were checked and what they do not report; or abstain plainly."""
+    about = [
+        item
+        for item in relevance.scored
+        if relevance.names_one(item)
+        and (
+            (relevance.named and any(name & item.source.all_terms for name in relevance.named))
+            or (item.coverage >= SILENT_COVERAGE and item.matched >= 2)
+        )
+    ][:3]
+    if not about:
+        return ABSTAIN_SENTENCE
+    seen = set().union(*(item.source.all_terms for item in about))
+    missing = _missing_phrases(question, seen)
+    names = [f"{_name(item.source)} [{item.source.number}]" for item in about]
+    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    what = " or ".join(missing) if missing else "an answer to this question"
+    return f"The abstracts of {joined} do not report {what}."
+
+
+def _missing_phrases(question: str, seen: set[str]) -> list[str]:
+    """The question's phrases (runs of content words) with a word no checked paper has."""
+    runs: list[list[tuple[str, bool]]] = [[]]
+    for word in re.findall(r"[A-Za-z0-9][\w'’-]*", question):
+        lower = word.lower()
+        parts = [stem(w) for w in words(lower) if w not in STOPWORDS]
+        if lower in STOPWORDS or lower in GENERIC or not parts:
+            if runs[-1]:
+                runs.append([])
+            continue
+        runs[-1].append((word, not any(p in seen for p in parts)))
+    phrases = [" ".join(w for w, _ in run) for run in runs if any(m for _, m in run)]
+    return phrases[:3]
+
+
+# ----------------------------------------------------------------- comparisons
+
+
+def _named_sources(sources: list[ParsedSource], question: str) -> list[ParsedSource]:
+    """The sources the question names, in the order it names them."""
+    found: list[ParsedSource] = []
+    for name in entities(question):
+        name_terms = set(terms(name.replace("-", "")))
+        if not name_terms:
+            continue
+        match = next(
+            (s for s in sources if name_terms <= set(terms(s.short_title.replace("-", "")))),
+            None,
+        ) or next((s for s in sources if name_terms <= set(terms(s.title.replace("-", "")))), None)
+        if match is not None and match not in found:
+            found.append(match)
+    return found
+
+
+def _side(source: ParsedSource, focus: set[str]) -> list[int]:
+    """What the paper is, its data and its numbers (and the sentence on the asked aspect)."""
+    sents = source.sentences
+    picks: list[int] = []
+
+    def first(pattern: re.Pattern[str]) -> int | None:
+        return next(
+            (i for i in range(len(sents)) if i not in picks and pattern.search(sents[i])), None
+        )
+
+    name = re.compile(re.escape(source.short_title.split()[0]), re.IGNORECASE)
+    counted_data = re.compile(rf"(?=.*\d)(?=.*{DATA.pattern})", re.IGNORECASE)
+    counted_result = re.compile(rf"(?=.*\d)(?=.*{RESULT.pattern})", re.IGNORECASE)
+    for pattern in (METHOD, counted_data, counted_result):  # what, data, numbers
+        index = first(pattern)
+        if index is not None:
+            picks.append(index)
+    if focus and len(picks) < MAX_PER_PAPER:  # the aspect the question asks about
+        scored = sorted(
+            ((len(focus & source.sentence_terms[i]), i) for i in range(len(sents))),
+            key=lambda si: (-si[0], si[1]),
+        )
+        if scored and scored[0][0] > 0 and scored[0][1] not in picks:
+            picks.append(scored[0][1])
+    if not picks:
+        index = first(name)
+        if index is not None:
+            picks.append(index)
+    for i in range(len(sents)):
+        if len(picks) >= 2:
+            break
+        if i not in picks:
+            picks.append(i)
+    return picks[:MAX_PER_PAPER]  # what it is, its data, its numbers: in that order
+
+
+def compare(sources: list[ParsedSource], question: str) -> str | None:
+    """The named papers side by side, or None when fewer than two are among the sources."""
+    named = _named_sources(sources, question)
+    if len(named) < 2:
+        return None
+    name_terms = set().union(*(set(terms(s.title)) for s in named))
+    focus = set(terms(question, drop_generic=True)) - name_terms
+    focus -= set(terms("compare comparison differ difference versus contrast unlike similar both"))
+    refs = [f"{_name(s)} [{s.number}]" for s in named]
+    joined = ", ".join(refs[:-1]) + " and " + refs[-1]
+    parts = [f"Comparing {joined} side by side, from their abstracts:"]
+    parts.extend(paragraph(s, _side(s, focus)) for s in named)
+    return "\n\n".join(parts)

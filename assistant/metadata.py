@@ -1,0 +1,223 @@
+"""List and metadata questions, answered from the paper records, complete.
+
+"Which papers were published in 2021?", "papers by Liwei Jiang since 2024", "how many papers
+release code?", "who wrote X-Teaming?", "when was WildGuard published?". The filters are
+read from the question's words and applied to every record in the index (not to the top k
+of a search); author names match exactly (a whole name from the records, not a substring).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from assistant.text import GENERIC, terms
+from retrieval.models import Paper
+
+Kind = Literal["list", "count", "record"]
+
+_PAPERS = r"(papers?|works?|articles?|publications?|studies|entries|ones)"
+_LISTISH = re.compile(
+    r"\b(which|what|list|show|name|give|find|any|all|every)\b[^?]*\b" + _PAPERS + r"\b"
+    r"|\b(how many|number of|count)\s+(\w+\s+){0,3}?" + _PAPERS + r"\b"
+    r"|\b(papers?|works?|publications?)\s+(by|from|with|of|in|since|before|after)\b",
+    re.IGNORECASE,
+)
+_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b", re.IGNORECASE)
+_YEAR = r"((?:19|20)\d\d)"
+_RANGE = re.compile(rf"\b(?:between|from)\s+{_YEAR}\s+(?:and|to|until|-|–)\s+{_YEAR}\b", re.I)
+_DASH_RANGE = re.compile(rf"\b{_YEAR}\s*(?:-|–|to)\s*{_YEAR}\b")
+_SINCE = re.compile(rf"\b(since|from|after|in or after|starting in|later than)\s+{_YEAR}\b", re.I)
+_BEFORE = re.compile(rf"\b(before|until|up to|prior to|earlier than|by)\s+{_YEAR}\b", re.I)
+_IN_YEAR = re.compile(rf"\b{_YEAR}\b")
+_CODE = re.compile(
+    r"\b(code|source code|open[- ]source[sd]?|github|implementation|repository|repo)\b", re.I
+)
+_NO_CODE = re.compile(r"\b(without|no|lack(ing)?|not release)\s+(\w+\s+)?code\b", re.I)
+_RECORD = re.compile(
+    r"^\s*(?:(?:and|so|also)\s+)?(?:"
+    r"who\s+(?:wrote|authored|are\s+the\s+authors\s+of|is\s+the\s+(?P<first>first\s+|lead\s+)?author\s+of|"
+    r"were\s+the\s+authors\s+of|created|made)"
+    r"|(?:what|which)\s+are\s+the\s+authors\s+of|(?:list|name|give)\s+the\s+authors\s+of"
+    r"|(?:the\s+)?authors\s+of"
+    r"|when\s+was|(?:in\s+)?what\s+year\s+was|which\s+year\s+was"
+    r")\s+(?P<ref>.+?)\s*(?:published|released|written|posted|out|come\s+out|appear)?\s*\??\s*$",
+    re.IGNORECASE,
+)
+CATEGORIES = {
+    "CL": "computation and language",
+    "LG": "machine learning",
+    "AI": "artificial intelligence",
+    "CY": "computers and society",
+    "CR": "cryptography and security",
+    "OC": "optimization and control",
+    "ML": "machine learning (statistics)",
+    "CV": "computer vision",
+    "IR": "information retrieval",
+    "HC": "human-computer interaction",
+}
+_CATEGORY = re.compile(r"\b(?:cs|stat|math)\.([A-Z]{2})\b|\bcategor(?:y|ies)\s+([A-Za-z]{2})\b")
+# Words of the question that frame a listing and say nothing about its topic.
+_FRAME = frozenset(
+    terms(
+        "which what list show name give find any all every how many number count papers paper "
+        "works work articles publications studies entries ones published publish appeared "
+        "released come from written wrote authored author authors co-authored coauthored year "
+        "years since before after between until collection index indexed there have has code "
+        "source github implementation repository repo open-source available release releases "
+        "category categories include includes including write writes other else more additional "
+        "onward onwards among belong belongs belonging within listed their appear appears "
+        "arxiv field area"
+    )
+)
+
+
+class MetadataQuery(BaseModel):
+    """The record filters a question asks for (None: not a list or metadata question)."""
+
+    kind: Kind = "list"
+    year_from: int | None = None
+    year_to: int | None = None
+    author: str | None = None
+    has_code: bool | None = None
+    category: str | None = None
+    # For "record" questions: the reference to the one paper asked about, and the field.
+    ref: str | None = None
+    field: Literal["authors", "first_author", "year"] | None = None
+    # Content words that remain once the filters are read ("papers on jailbreaks in 2024").
+    topic: list[str] = Field(default_factory=list)
+
+    def criteria(self) -> str:
+        """The filters in words: "published in 2021, by Liwei Jiang, with code"."""
+        parts: list[str] = []
+        if self.year_from is not None and self.year_from == self.year_to:
+            parts.append(f"published in {self.year_from}")
+        elif self.year_from is not None and self.year_to is not None:
+            parts.append(f"published between {self.year_from} and {self.year_to}")
+        elif self.year_from is not None:
+            parts.append(f"published in or after {self.year_from}")
+        elif self.year_to is not None:
+            parts.append(f"published in or before {self.year_to}")
+        if self.author:
+            parts.append(f"with {self.author} among the listed authors")
+        if self.has_code is True:
+            parts.append("with code released")
+        elif self.has_code is False:
+            parts.append("without released code")
+        if self.category:
+            name = CATEGORIES.get(self.category, self.category)
+            parts.append(f"in the arXiv category {self.category} ({name})")
+        if self.topic:
+            parts.append("about " + " ".join(self.topic))
+        return ", ".join(parts)
+
+
+def author_names(papers: Sequence[Paper]) -> list[str]:
+    """Every author name in the records, longest first (so a full name beats a part)."""
+    names = {a.strip() for p in papers for a in p.authors if a.strip()}
+    return sorted(names, key=lambda n: (-len(n), n))
+
+
+def parse(question: str, papers: Sequence[Paper]) -> MetadataQuery | None:
+    """The metadata query in `question`, or None when it is not a list/metadata question."""
+    text = " ".join(question.split())
+    record = _RECORD.match(text)
+    if record:
+        ref = record.group("ref").strip().strip("\"'“”")
+        ref = re.sub(r"^(the\s+)?(paper|work|article)\s+", "", ref, flags=re.IGNORECASE)
+        ref = re.sub(r"^the\s+", "", ref, flags=re.IGNORECASE)
+        ref = re.sub(r"\s+(paper|work|article)$", "", ref, flags=re.IGNORECASE)
+        asks_year = bool(re.match(r"\s*(when|(in\s+)?(what|which)\s+year)\b", text, re.I))
+        if ref and not _LISTISH.search(ref):
+            field: Literal["authors", "first_author", "year"] = "authors"
+            if asks_year:
+                field = "year"
+            elif record.group("first"):
+                field = "first_author"
+            return MetadataQuery(kind="record", ref=ref, field=field)
+    if not _LISTISH.search(text):
+        return None
+    query = MetadataQuery(kind="count" if _COUNT.search(text) else "list")
+    rest = text
+    if m := _RANGE.search(rest) or _DASH_RANGE.search(rest):
+        lo, hi = sorted((int(m.group(1)), int(m.group(2))))
+        query.year_from, query.year_to = lo, hi
+        rest = rest.replace(m.group(0), " ")
+    elif m := _SINCE.search(rest):
+        year = int(m.group(2))
+        query.year_from = year + 1 if m.group(1).lower() in ("after", "later than") else year
+        rest = rest.replace(m.group(0), " ")
+    elif m := _BEFORE.search(rest):
+        year = int(m.group(2))
+        lower = m.group(1).lower()
+        query.year_to = year - 1 if lower in ("before", "prior to", "earlier than") else year
+        rest = rest.replace(m.group(0), " ")
+    elif m := _IN_YEAR.search(rest):
+        query.year_from = query.year_to = int(m.group(1))
+        rest = rest.replace(m.group(0), " ")
+    lowered = rest.lower()
+    for name in author_names(papers):
+        if re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", lowered):
+            query.author = name
+            lowered = lowered.replace(name.lower(), " ")
+            break
+    if _NO_CODE.search(lowered):
+        query.has_code = False
+    elif _CODE.search(lowered):
+        query.has_code = True
+    if m := _CATEGORY.search(rest):
+        query.category = (m.group(1) or m.group(2)).upper()
+        lowered = lowered.replace(m.group(0).lower(), " ")
+    else:
+        for code, name in CATEGORIES.items():
+            if name in lowered and "(" not in name:
+                query.category = code
+                lowered = lowered.replace(name, " ")
+                break
+    query.topic = [t for t in terms(lowered, drop_generic=True) if t not in _FRAME]
+    filters = (query.year_from, query.year_to, query.author, query.has_code, query.category)
+    if all(f is None for f in filters):
+        return None  # a topic-only list ("which papers study X?") is a normal question
+    return query
+
+
+def matches(query: MetadataQuery, paper: Paper) -> bool:
+    """True when the record meets every filter of `query` (the topic is not checked here)."""
+    if query.year_from is not None and (paper.year is None or paper.year < query.year_from):
+        return False
+    if query.year_to is not None and (paper.year is None or paper.year > query.year_to):
+        return False
+    if query.author is not None:
+        wanted = query.author.lower()
+        if not any(a.strip().lower() == wanted for a in paper.authors):
+            return False
+    if query.has_code is not None and paper.has_code != query.has_code:
+        return False
+    return query.category is None or (paper.category or "").upper() == query.category
+
+
+def on_topic(query: MetadataQuery, paper: Paper) -> bool:
+    """True when the record's title and abstract hold most of the query's topic words."""
+    if not query.topic:
+        return True
+    have = set(terms(f"{paper.title} {paper.abstract}"))
+    wanted = [t for t in query.topic if t not in GENERIC]
+    return not wanted or sum(t in have for t in wanted) >= max(1, round(0.6 * len(wanted)))
+
+
+def select(query: MetadataQuery, papers: Sequence[Paper]) -> list[Paper]:
+    """Every record that meets the query, oldest first (ties by date, then paper id).
+
+    Leftover topic words narrow the list only when some record has them (a word no
+    record has is framing the question, not a topic)."""
+    found = [p for p in papers if matches(query, p)]
+    if query.topic:
+        have = (
+            set().union(*(set(terms(f"{p.title} {p.abstract}")) for p in found)) if found else set()
+        )
+        query.topic = [t for t in query.topic if t in have]
+        found = [p for p in found if on_topic(query, p)]
+    return sorted(found, key=lambda p: (p.year or 0, p.date or "", p.paper_id))
