@@ -410,9 +410,9 @@ class Assistant:
         """Reopen the index (after a re-index elsewhere: the old collection may be gone)."""
         from retrieval.index import PaperIndex
 
-        with self._lock:
-            config = self._index.config if self._index is not None else self.settings.retrieval()
-            self._index = PaperIndex(config)
+        with self._lock, self._index_errors():
+            old = self._index
+            self._index = old.reopened() if old else PaperIndex(self.settings.retrieval())
 
     def list_models(self) -> list[str]:
         """`offline` and the endpoint's models (`/v1/models`); raises ModelError if unreachable."""

@@ -378,3 +378,11 @@ class PaperIndex:
         if self.config.chroma_url:
             token += f":{self.store.revision()}"
         return token
+
+    def reopened(self) -> PaperIndex:
+        """A fresh index over the same store, re-read from disk (after another process wrote
+        it: a plain ingest, or a re-index that replaced the collection)."""
+        from retrieval.store import refresh_embedded_client
+
+        refresh_embedded_client(self.config)
+        return PaperIndex(self.config)

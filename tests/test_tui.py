@@ -18,13 +18,13 @@ from assistant.history import HistoryStore
 from assistant.orchestrator import Assistant
 from shells.tui import render
 from shells.tui.app import ResearchApp
-from shells.tui.widgets.chat_log import AnswerMessage, CitationLine, NoticeMessage, UserMessage
 from shells.tui.citations import MarkerStream, cite_number, linkify
 from shells.tui.screens.help import HelpScreen
 from shells.tui.screens.history import HistoryScreen
 from shells.tui.slash import CompletionSource, SlashError, complete, parse
-from shells.tui.widgets.sources import SourceItem
 from shells.tui.theme import DARK, LIGHT, background_is_light, choose_theme
+from shells.tui.widgets.chat_log import AnswerMessage, CitationLine, NoticeMessage, UserMessage
+from shells.tui.widgets.sources import SourceItem
 
 QUESTION = "What is X-Teaming?"
 pytestmark = pytest.mark.anyio

@@ -15,9 +15,9 @@ import pytest
 from textual.pilot import Pilot
 
 from assistant.config import Settings
-from shells.tui import history
 from shells.tui.app import ResearchApp
-from shells.tui.chat import CitationLine
+from shells.tui.screens import history
+from shells.tui.widgets.chat_log import CitationLine
 from tests.test_tui import QUESTION, ask, make_app, ready, until
 
 SnapCompare = Callable[..., bool]

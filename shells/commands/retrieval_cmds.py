@@ -6,9 +6,12 @@ import argparse
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shells.commands.common import fail, print_json, settings_from_args
+
+if TYPE_CHECKING:
+    from retrieval.models import Paper
 
 EXIT_SKIPPED = 2  # ingest finished but some records or files were skipped
 
@@ -93,6 +96,12 @@ def _ensure_seeded(index: Any, quiet: bool) -> None:
         index.ingest()
 
 
+def _authors(paper: Paper) -> str:
+    return ", ".join(paper.authors[:2]) + (
+        " et al." if len(paper.authors) > 2 or paper.authors_truncated else ""
+    )
+
+
 def run_papers(args: argparse.Namespace) -> int:
     """List the papers in the index."""
     from retrieval.store import StoreError
@@ -109,14 +118,24 @@ def run_papers(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("id", "year", "title", "authors", box=None, pad_edge=False)
-    for paper in papers:
-        authors = ", ".join(paper.authors[:2]) + (
-            " et al." if len(paper.authors) > 2 or paper.authors_truncated else ""
-        )
-        table.add_row(paper.paper_id, str(paper.year or ""), paper.title, authors)
     console = Console()
-    console.print(table)
+    id_width = max((len(p.paper_id) for p in papers), default=2)
+    if console.width >= id_width + 45:
+        # A table whose id column is never cut; the title and authors wrap.
+        table = Table(box=None, pad_edge=False)
+        table.add_column("id", no_wrap=True, min_width=id_width)
+        table.add_column("year", no_wrap=True)
+        table.add_column("title", ratio=3)
+        table.add_column("authors", ratio=1)
+        for paper in papers:
+            table.add_row(paper.paper_id, str(paper.year or ""), paper.title, _authors(paper))
+        console.print(table)
+    else:
+        # Too narrow for a table: the id on its own line, whole (the terminal wraps it).
+        for paper in papers:
+            console.print(paper.paper_id, style="bold", soft_wrap=True, highlight=False)
+            year = f"{paper.year} · " if paper.year else ""
+            console.print(f"  {year}{paper.title} · {_authors(paper)}", highlight=False)
     console.print(f"{len(papers)} papers")
     return 0
 

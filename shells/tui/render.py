@@ -20,7 +20,8 @@ def model_names(current: str | None = None, served: Sequence[str] = ()) -> list[
     """Model names for `/model`: the endpoint's, offline and its misbehaviours, the current."""
     from assistant.chat.registry import MISBEHAVIOURS
 
-    names = list(dict.fromkeys([*served, "offline", *(f"offline:{n}" for n in MISBEHAVIOURS)]))
+    endpoint = [n for n in served if n.split(":", 1)[0] != "offline"]
+    names = list(dict.fromkeys([*endpoint, "offline", *(f"offline:{n}" for n in MISBEHAVIOURS)]))
     if current and current not in names:
         names.insert(0, current)
     return names
