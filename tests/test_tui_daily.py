@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from textual import events
-from textual.widgets import DataTable, Input, Markdown, OptionList
+from textual.widgets import DataTable, Input, OptionList
 
 from assistant.config import Settings
 from assistant.history import HistoryStore
@@ -24,7 +24,7 @@ from shells.tui.screens.dialogs import ConfirmScreen, PickScreen, TextScreen
 from shells.tui.screens.history import HistoryScreen
 from shells.tui.state import StateFile
 from shells.tui.theme import DARK
-from shells.tui.widgets.chat_log import AnswerMessage, NoticeMessage, UserMessage
+from shells.tui.widgets.chat_log import AnswerMessage, NoticeMessage, PaperEntry, UserMessage
 from tests.home_copy import clean_env, copy_home
 from tests.openai_server import OpenAIServer
 from tests.test_tui import QUESTION, ask, last_answer, notifications, ready, submit, until
@@ -394,17 +394,21 @@ async def test_papers_full_ids_and_year_author_filters(
         notice = app.chat.query(NoticeMessage).last()
         expected = [p for p in papers if p.year == 2021]
         assert expected and f"{len(expected)} papers" in str(notice.children[0].render())
-        # Each id on a line of its own: never cut by the title's wrapping.
-        body = notice.query_one(Markdown).source
-        assert all(f"\n  `{p.paper_id}`" in body for p in expected)
+        # Every id shown whole, broken (if at all) only after a hyphen.
+        entries = list(notice.query(PaperEntry))
+        assert sorted(e.paper.paper_id for e in entries) == sorted(p.paper_id for p in expected)
+        for entry in entries:
+            lines = [line.strip() for line in str(entry.render()).splitlines()[1:]]
+            assert "".join(lines) == entry.paper.paper_id
+            assert all(line.endswith("-") for line in lines[:-1]), lines
     # The filter itself: a year, a range, by:author, free words.
     author = next(p for p in papers if p.authors).authors[0]
     surname = author.split()[-1]
-    _title, body = render.papers_notice(papers, f"by:{surname}")
-    listed = [p for p in papers if f"`{p.paper_id}`" in body]
+    _title, listed, _footer = render.select_papers(papers, f"by:{surname}")
     assert listed
     assert all(any(surname.casefold() in a.casefold() for a in p.authors) for p in listed)
-    assert f"`{longest.paper_id}`" in render.papers_notice(papers, longest.paper_id)[1]
+    assert render.select_papers(papers, longest.paper_id)[1] == [longest]
+    assert render.break_id("a-bb-ccc", 5) == ["a-bb-", "ccc"]
     f = render.PaperFilter.parse("2020-2022 by:smith safety")
     assert (f.year_from, f.year_to, f.author, f.words) == (2020, 2022, "smith", ["safety"])
 

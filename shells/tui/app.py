@@ -163,7 +163,7 @@ class ResearchApp(ChatActions):
             self.prompt.focus()
 
     async def on_session_notice(self, message: Session.Notice) -> None:
-        await self.chat.add_notice(message.title, message.body)
+        await self.chat.add_notice(message.title, message.body, message.papers)
 
     def on_session_info(self, message: Session.Info) -> None:
         self.notify(message.text, title=message.title)
@@ -303,9 +303,8 @@ class ResearchApp(ChatActions):
             await message.fail(error.message, render.tui_hint(error.hint))
             papers = candidates_of(error)
             if papers:
-                options = [
-                    (p.paper_id, f"{p.title} ({p.year or 'n.d.'}) · {p.paper_id}") for p in papers
-                ]
+                width = min(80, int(self.size.width * 0.8)) - 8  # inside the dialog
+                options = [(p.paper_id, render.paper_option(p, width)) for p in papers]
                 self.push_screen(PickScreen("Which paper?", options), self._paper_picked)
             else:
                 self.restore_input(shown)

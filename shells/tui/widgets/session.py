@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,11 +116,11 @@ class Session(Widget):
             self.error, self.title, self.line = error, title, line
 
     class Notice(Message):
-        """Command output for the chat log (Markdown)."""
+        """Command output for the chat log (Markdown, and papers to list)."""
 
-        def __init__(self, title: str, body: str) -> None:
+        def __init__(self, title: str, body: str, papers: Sequence[Paper] = ()) -> None:
             super().__init__()
-            self.title, self.body = title, body
+            self.title, self.body, self.papers = title, body, list(papers)
 
     class Info(Message):
         """A short notification."""
@@ -322,9 +322,10 @@ class Session(Widget):
             self.post_message(self.Failed(_wrap(error, f"/{command} failed"), line=line))
 
     def _cmd_papers(self, assistant: Assistant, needle: str) -> None:
-        from shells.tui.render import papers_notice
+        from shells.tui.render import select_papers
 
-        self.post_message(self.Notice(*papers_notice(assistant.papers(), needle)))
+        title, papers, footer = select_papers(assistant.papers(), needle)
+        self.post_message(self.Notice(title, footer, papers))
 
     def _cmd_search(self, assistant: Assistant, query: str) -> None:
         from shells.tui.render import search_notice
