@@ -176,10 +176,11 @@ class ResearchApp(ChatActions):
         self.completion.models = render.model_names(message.current, message.names)
         if not message.pick:
             return
-        options = [
-            (name, f"{'● ' if name == message.current else '  '}{name}")
-            for name in self.completion.models
-        ]
+        # The pick list leaves out offline's test misbehaviours (completion still has them).
+        names = [n for n in self.completion.models if not n.startswith("offline:")]
+        if message.current not in names:
+            names.insert(0, message.current)
+        options = [(n, f"{'● ' if n == message.current else '  '}{n}") for n in names]
         self.push_screen(PickScreen("Models (Enter to switch)", options), self._model_picked)
 
     def _model_picked(self, name: str | None) -> None:

@@ -351,7 +351,11 @@ class Session(Widget):
         self.post_message(self.Info(f"Exported to {target}", "Export"))
 
     def _cmd_models(self, assistant: Assistant, pick: bool) -> None:
-        names = assistant.list_models()
+        try:
+            names = assistant.list_models()
+        except AssistantError as error:  # the endpoint is down: offline is still there
+            self.post_message(self.Failed(error, "Models"))
+            names = ["offline"]
         self.post_message(self.Models(names, assistant.model_name, pick))
 
     def _cmd_set_model(self, assistant: Assistant, name: str) -> None:
