@@ -1,40 +1,66 @@
-"""Settings: CLI flags > environment > TOML file in the user config dir > defaults."""
+"""Settings: CLI flags > environment > TOML file > defaults, each field with bounds and a
+description (shown by `ra config`), and every bad value reported as one line naming the
+setting and where it came from."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr
-from pydantic.fields import FieldInfo
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from assistant.config_file import ConfigError, ConfigFile, read_config_file
 from retrieval.config import EmbeddingName, RetrievalConfig
 
 OFFLINE_MODEL = "offline"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 
-
-def config_file() -> Path:
-    """The TOML settings file: `RA_CONFIG` or `<user config dir>/research-assistant/config.toml`."""
-    explicit = os.environ.get("RA_CONFIG")
-    if explicit:
-        return Path(explicit)
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("research-assistant")) / "config.toml"
+__all__ = [
+    "DEFAULT_OPENAI_MODEL",
+    "OFFLINE_MODEL",
+    "ConfigError",
+    "Settings",
+    "load_settings",
+    "origins_of",
+    "setting_sources",
+]
 
 
 def _default_home() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("research-assistant"))
+
+
+def _retrieval_field(name: str, alias: str) -> Any:
+    """The retrieval layer's field (default, bounds, description) under its env name:
+    the one source of those values."""
+    source = RetrievalConfig.model_fields[name]
+    return FieldInfo.merge_field_infos(source, validation_alias=alias)
+
+
+def _check_url(value: str | None, setting: str) -> str | None:
+    if value is None:
+        return None
+    url = urlparse(value if "://" in value else f"http://{value}")
+    if url.scheme not in ("http", "https") or not url.hostname or " " in value:
+        raise ValueError(f"not a URL like http://127.0.0.1:8000 (for {setting})")
+    try:
+        url.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ValueError(f"bad port in {value!r} (for {setting})") from None
+    return value
 
 
 class _AliasEnvSource(PydanticBaseSettingsSource):
@@ -45,8 +71,7 @@ class _AliasEnvSource(PydanticBaseSettingsSource):
     """
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        alias = field.validation_alias
-        name = alias if isinstance(alias, str) else field_name.upper()
+        name = env_name(field_name)
         return os.environ.get(name) or None, name, False
 
     def __call__(self) -> dict[str, Any]:
@@ -58,24 +83,109 @@ class _AliasEnvSource(PydanticBaseSettingsSource):
         return values
 
 
+class _FileSource(PydanticBaseSettingsSource):
+    """The TOML file's values (keys are the environment names)."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self.data = read_config_file().data
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        name = env_name(field_name)
+        return self.data.get(name), name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
 class Settings(BaseSettings):
-    """All user-facing configuration. Environment names are the field names upper-cased."""
+    """All user-facing configuration. Each field's environment (and TOML) name is its alias."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # Where each value came from (set by `load_settings`), for `ra config`.
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
 
-    home: Path = Field(default_factory=_default_home, validation_alias="RA_HOME")
-    model: str | None = Field(default=None, validation_alias="RA_MODEL")
-    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
-    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
-    chroma_url: str | None = Field(default=None, validation_alias="RA_CHROMA_URL")
-    embedding: EmbeddingName = Field(default="minilm", validation_alias="RA_EMBEDDING")
-    chunk_tokens: int = Field(default=180, validation_alias="RA_CHUNK_TOKENS")
-    chunk_overlap: int = Field(default=40, validation_alias="RA_CHUNK_OVERLAP")
-    context_window: int | None = Field(default=None, validation_alias="RA_CONTEXT_WINDOW")
-    max_answer_tokens: int = Field(default=800, validation_alias="RA_MAX_ANSWER_TOKENS")
-    top_k: int = Field(default=6, validation_alias="RA_TOP_K")
-    request_timeout: float = Field(default=60.0, validation_alias="RA_TIMEOUT")
-    max_retries: int = Field(default=3, validation_alias="RA_MAX_RETRIES")
+    home: Path = Field(
+        default_factory=_default_home,
+        validation_alias="RA_HOME",
+        description="data directory: the index, caches and conversation history",
+    )
+    model: str | None = Field(
+        default=None,
+        validation_alias="RA_MODEL",
+        description="'offline' or a model served by the endpoint (default: the OpenAI model "
+        "when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline)",
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias="OPENAI_API_KEY", description="API key for the endpoint"
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias="OPENAI_BASE_URL",
+        description="an OpenAI-compatible endpoint (OpenAI, Ollama, vLLM, llama.cpp server)",
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        validation_alias="RA_CHROMA_URL",
+        description="a Chroma server to use instead of the embedded on-disk store",
+    )
+    embedding: EmbeddingName = _retrieval_field("embedding", "RA_EMBEDDING")
+    chunk_tokens: int = _retrieval_field("chunk_tokens", "RA_CHUNK_TOKENS")
+    chunk_overlap: int = _retrieval_field("chunk_overlap", "RA_CHUNK_OVERLAP")
+    context_window: int | None = Field(
+        default=None,
+        ge=512,
+        le=10_000_000,
+        validation_alias="RA_CONTEXT_WINDOW",
+        description="the model's context window in tokens (default: learned or per model)",
+    )
+    max_answer_tokens: int = Field(
+        default=800,
+        ge=16,
+        le=100_000,
+        validation_alias="RA_MAX_ANSWER_TOKENS",
+        description="tokens kept for the answer",
+    )
+    top_k: int = Field(
+        default=6,
+        ge=1,
+        le=100,
+        validation_alias="RA_TOP_K",
+        description="papers given to the model per question",
+    )
+    request_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        validation_alias="RA_TIMEOUT",
+        description="seconds to wait for the endpoint's next bytes",
+    )
+    max_retries: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        validation_alias="RA_MAX_RETRIES",
+        description="retries for rate limits, 5xx and connection errors",
+    )
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _chroma_url(cls, value: str | None) -> str | None:
+        return _check_url(value, "RA_CHROMA_URL")
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return _check_url(value, "OPENAI_BASE_URL")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(
+                f"RA_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than "
+                f"RA_CHUNK_TOKENS ({self.chunk_tokens})"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -86,8 +196,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
-        return (init_settings, _AliasEnvSource(settings_cls), toml)
+        return (init_settings, _AliasEnvSource(settings_cls), _FileSource(settings_cls))
 
     @property
     def resolved_model(self) -> str:
@@ -108,10 +217,86 @@ class Settings(BaseSettings):
             chunk_overlap=self.chunk_overlap,
         )
 
+    def secrets(self) -> list[str]:
+        """The secret values to mask wherever text is printed or saved."""
+        key = self.openai_api_key
+        return [key.get_secret_value()] if key and key.get_secret_value() else []
+
+
+def env_name(field_name: str) -> str:
+    """The environment (and TOML) name of a settings field."""
+    alias = Settings.model_fields[field_name].validation_alias
+    return alias if isinstance(alias, str) else field_name.upper()
+
+
+def setting_sources(overrides: dict[str, Any], file: ConfigFile) -> dict[str, str]:
+    """Where every field's value comes from: 'command-line flag', 'environment RA_X',
+    'FILE: RA_X' or 'default'."""
+    origins: dict[str, str] = {}
+    for field_name in Settings.model_fields:
+        name = env_name(field_name)
+        if overrides.get(field_name) is not None:
+            origins[field_name] = "command-line flag"
+        elif os.environ.get(name):
+            origins[field_name] = f"environment {name}"
+        elif name in file.data:
+            origins[field_name] = f"{file.path}: {name}"
+        else:
+            origins[field_name] = "default"
+    return origins
+
+
+def _field_of(loc: tuple[int | str, ...]) -> str | None:
+    for part in loc:
+        for field_name in Settings.model_fields:
+            if part in (field_name, env_name(field_name)):
+                return field_name
+    return None
+
+
+def _config_error(exc: ValidationError, origins: dict[str, str]) -> ConfigError:
+    """The first validation error as one line: the setting, its value, its source, the fix."""
+    error = exc.errors()[0]
+    field_name = _field_of(tuple(error["loc"]))
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    if field_name is None:  # a check across fields
+        return ConfigError(f"invalid settings: {reason}", hint="see `ra config`")
+    name = env_name(field_name)
+    value = error.get("input")
+    shown = "***" if field_name == "openai_api_key" else repr(value)
+    origin = origins.get(field_name, "default")
+    return ConfigError(
+        f"{name}={shown} (from {origin}): {reason[0].lower()}{reason[1:]}",
+        hint=Settings.model_fields[field_name].description,
+    )
+
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings with CLI-flag overrides (None values are ignored)."""
+    """Settings with CLI-flag overrides (None values are ignored).
+
+    Raises `ConfigError` (one line naming the setting and its source) for a bad value, a
+    config file that cannot be read, or a named config file that does not exist.
+    """
     unknown = set(overrides) - set(Settings.model_fields)
     if unknown:
         raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    file = read_config_file()
+    unknown_keys = sorted(set(file.data) - {env_name(f) for f in Settings.model_fields})
+    if unknown_keys:
+        raise ConfigError(
+            f"{file.path}: unknown setting {unknown_keys[0]!r}",
+            hint="keys are the environment names, e.g. RA_MODEL; see `ra config`",
+        )
+    origins = setting_sources(given, file)
+    try:
+        settings = Settings(**given)
+    except ValidationError as exc:
+        raise _config_error(exc, origins) from None
+    settings._origins = origins
+    return settings
+
+
+def origins_of(settings: Settings) -> dict[str, str]:
+    """Where each of `settings`' values came from (empty if not made by `load_settings`)."""
+    return dict(settings._origins)

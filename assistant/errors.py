@@ -100,3 +100,11 @@ class ConversationNotFound(AssistantError):
     def __init__(self, conversation_id: str) -> None:
         super().__init__(f"no conversation {conversation_id!r}", "list them with `ra history`")
         self.conversation_id = conversation_id
+
+
+def require_text(text: str, what: str) -> str:
+    """`text` stripped; a usage `AssistantError` ("the question is empty") when nothing is left."""
+    text = text.strip()
+    if not text:
+        raise AssistantError(f"the {what} is empty")
+    return text

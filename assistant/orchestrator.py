@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from assistant import prompts
@@ -29,15 +28,15 @@ from assistant.chat.registry import make_chat_model
 from assistant.citations import check_citations, unsupported_citations
 from assistant.condense import condense, prior_turns
 from assistant.config import Settings
-from assistant.errors import AssistantError, PaperNotFound
-from assistant.history import Conversation, ConversationInfo, HistoryStore
+from assistant.conversations import ConversationsAPI
+from assistant.errors import AssistantError, require_text
+from assistant.history import HistoryStore
+from assistant.library import LibraryAPI
 from assistant.sources import candidate
 from assistant.turn import Clock, DeltaCallback, stream_answer
-from retrieval.errors import RetrievalError
 
 if TYPE_CHECKING:
-    from retrieval.index import IngestReport, PaperIndex, Progress
-    from retrieval.models import Paper, SearchHit
+    from retrieval.index import PaperIndex
 
 _ABSTAIN = re.compile(
     r"\b(do(es)? not|don't|doesn't)\s+(cover|address|discuss|answer|mention)\b|\bnot covered\b",
@@ -45,7 +44,7 @@ _ABSTAIN = re.compile(
 )
 
 
-class Assistant:
+class Assistant(LibraryAPI, ConversationsAPI):
     """Grounded, cited answers and summaries over the paper index, with saved history."""
 
     def __init__(
@@ -65,32 +64,12 @@ class Assistant:
     # ------------------------------------------------------------ lazy parts
 
     @property
-    def index(self) -> PaperIndex:
-        """The paper index (opened on first use)."""
-        with self._lock:
-            if self._index is None:
-                from retrieval.index import PaperIndex
-
-                self._index = PaperIndex(self.settings.retrieval())
-            return self._index
-
-    @property
     def model(self) -> ChatModel:
         """The chat model (made on first use from the settings)."""
         with self._lock:
             if self._model is None:
                 self._model = make_chat_model(self.settings)
             return self._model
-
-    @property
-    def history(self) -> HistoryStore:
-        """The conversation store under the data directory."""
-        with self._lock:
-            if self._history is None:
-                key = self.settings.openai_api_key
-                secrets = [key.get_secret_value()] if key else []
-                self._history = HistoryStore.for_home(self.settings.home, secrets=secrets)
-            return self._history
 
     @property
     def model_name(self) -> str:
@@ -103,100 +82,11 @@ class Assistant:
         with self._lock:
             self._model = model
 
-    # ------------------------------------------------------------ index passthroughs
+    def list_models(self) -> list[str]:
+        """`offline` and the endpoint's models (`/v1/models`); raises ModelError if unreachable."""
+        from assistant.chat.listing import endpoint_models
 
-    def ensure_index(self, progress: Progress | None = None) -> IngestReport | None:
-        """Index the shipped seeds when the index is empty; returns the report if it did."""
-        with self._index_errors():
-            if self.index.count() > 0:
-                return None
-            return self.index.ingest(progress=progress)
-
-    def search(
-        self,
-        query: str,
-        k: int = 5,
-        *,
-        year_from: int | None = None,
-        year_to: int | None = None,
-        author: str | None = None,
-        mode: str = "hybrid",
-    ) -> list[SearchHit]:
-        """Papers for `query`, best first, one hit per paper."""
-        with self._index_errors():
-            hits: list[SearchHit] = self.index.search(
-                query,
-                k,
-                year_from=year_from,
-                year_to=year_to,
-                author=author,
-                mode=mode,  # type: ignore[arg-type]
-            )
-        return hits
-
-    def papers(self) -> list[Paper]:
-        """Every paper in the index."""
-        with self._index_errors():
-            return self.index.papers()
-
-    def paper(self, paper_id: str) -> Paper | None:
-        """One paper by id."""
-        with self._index_errors():
-            return self.index.get(paper_id)
-
-    def corpus_size(self) -> int:
-        """Number of papers in the index."""
-        with self._index_errors():
-            return self.index.count()
-
-    def resolve_paper(self, ref: str) -> Paper:
-        """The one paper `ref` names (paper id, arXiv id or title fragment).
-
-        Raises `PaperNotFound` with candidates when it names none or several.
-        """
-        with self._index_errors():
-            matches = self.index.resolve(ref)
-        if len(matches) == 1:
-            return matches[0]
-        raise PaperNotFound(ref, matches[:5], ambiguous=bool(matches))
-
-    @contextmanager
-    def _index_errors(self) -> Iterator[None]:
-        """Retrieval-layer failures (store, embeddings) as one-line AssistantErrors."""
-        try:
-            yield
-        except RetrievalError as exc:
-            raise AssistantError(exc.message, exc.hint, kind="index") from exc
-
-    # ------------------------------------------------------------ conversations
-
-    def new_conversation(self) -> str:
-        """Start an empty conversation and return its id."""
-        return self.history.new_conversation()
-
-    def conversations(self) -> list[ConversationInfo]:
-        """Saved conversations, most recent first."""
-        return self.history.conversations()
-
-    def conversation(self, conversation_id: str) -> Conversation:
-        """One conversation with its turns and their Answers."""
-        return self.history.conversation(conversation_id)
-
-    def delete_conversation(self, conversation_id: str) -> None:
-        """Delete a conversation."""
-        self.history.delete_conversation(conversation_id)
-
-    def export_markdown(self, conversation_id: str) -> str:
-        """The conversation as Markdown, with a numbered reference list of cited papers."""
-        from assistant.export import conversation_markdown
-
-        def lookup(paper_id: str) -> Paper | None:
-            try:
-                return self.paper(paper_id)
-            except AssistantError:  # the index is unavailable: use what the turns saved
-                return None
-
-        return conversation_markdown(self.conversation(conversation_id), lookup)
+        return ["offline", *endpoint_models(self.settings)]
 
     # ------------------------------------------------------------ turns
 
@@ -211,7 +101,7 @@ class Assistant:
         save: bool = True,
     ) -> Answer:
         """A grounded, cited answer to `question` (a follow-up if `conversation_id` is given)."""
-        question = _clean(question, "question")
+        question = require_text(question, "question")
         model = self.model
 
         def prepare(clock: Clock, conversation: str) -> tuple[BuiltPrompt, str | None, Usage]:
@@ -249,7 +139,7 @@ class Assistant:
 
         Raises `PaperNotFound` (with "did you mean" candidates) before anything is saved.
         """
-        ref = _clean(ref, "paper reference")
+        ref = require_text(ref, "paper reference")
         model = self.model
         started = time.perf_counter()
         paper = self.resolve_paper(ref)  # before the turn: a bad reference saves nothing
@@ -281,7 +171,7 @@ class Assistant:
         save: bool = True,
     ) -> Answer:
         """A cited overview of what several papers say about `topic`."""
-        topic = _clean(topic, "topic")
+        topic = require_text(topic, "topic")
         model = self.model
 
         def prepare(clock: Clock, conversation: str) -> tuple[BuiltPrompt, str | None, Usage]:
@@ -396,53 +286,5 @@ class Assistant:
         """Search hits as source candidates, one per paper, with the paper's full abstract."""
         k = max(1, k or self.settings.top_k)
         with self._index_errors():
-            hits = self.index.search(query, k)
-            return [candidate(self.index.get(h.paper_id), h, h.score) for h in hits]
-
-    # ------------------------------------------------------------ for long-lived shells (TUI)
-
-    def index_revision(self) -> str:
-        """A cheap token that changes whenever another process re-ingests the index."""
-        with self._index_errors():
-            return self.index.change_token()
-
-    def reload(self) -> None:
-        """Reopen the index (after a re-index elsewhere: the old collection may be gone)."""
-        from retrieval.index import PaperIndex
-
-        with self._lock, self._index_errors():
-            old = self._index
-            self._index = old.reopened() if old else PaperIndex(self.settings.retrieval())
-
-    def list_models(self) -> list[str]:
-        """`offline` and the endpoint's models (`/v1/models`); raises ModelError if unreachable."""
-        from assistant.chat.listing import endpoint_models
-
-        return ["offline", *endpoint_models(self.settings)]
-
-    def rename_conversation(self, conversation_id: str, title: str) -> None:
-        """Give a conversation a new title."""
-        self.history.rename_conversation(conversation_id, title)
-
-    def trash_conversation(self, conversation_id: str) -> None:
-        """Hide a conversation (undo with `restore_conversation`)."""
-        self.history.trash_conversation(conversation_id)
-
-    def restore_conversation(self, conversation_id: str) -> None:
-        """Bring a trashed conversation back."""
-        self.history.restore_conversation(conversation_id)
-
-    def mark_viewed(self, conversation_id: str) -> None:
-        """Remember the conversation on screen (reopened on the next start)."""
-        self.history.mark_viewed(conversation_id)
-
-    def last_viewed(self) -> str | None:
-        """The conversation to reopen on start."""
-        return self.history.last_viewed()
-
-
-def _clean(text: str, what: str) -> str:
-    text = text.strip()
-    if not text:
-        raise AssistantError(f"the {what} is empty")
-    return text
+            hits = self.index.search(query, k, snippets=False)
+            return [candidate(h.paper, h, h.score) for h in hits]

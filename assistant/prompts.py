@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
 from string import Template
 
-from retrieval.resources import prompts_dir
+_PKG = Path(__file__).resolve().parent
 
 # The sentence a model says when the sources do not cover a question (also in the prompts).
 ABSTAIN_SENTENCE = "The indexed papers do not cover this."
@@ -30,6 +31,12 @@ _TAGS = r"source|question|follow_up|conversation|topic|system|instructions?"
 _TAG_LOOKALIKE = re.compile(rf"<\s*(/?)\s*({_TAGS})\b", re.IGNORECASE)
 _MARKER_LOOKALIKE = re.compile(r"\[(\s*\d+(?:\s*[-–,;]\s*\d+)*\s*)\]")
 _TASK_LOOKALIKE = re.compile(r"^(\s*)#+(\s*task\s*:)", re.IGNORECASE | re.MULTILINE)
+
+
+def prompts_dir() -> Path:
+    """The prompt templates: `prompts/` in a checkout, `assistant/_prompts` in a wheel."""
+    packaged = _PKG / "_prompts"
+    return packaged if packaged.is_dir() else _PKG.parent / "prompts"
 
 
 @cache

@@ -68,7 +68,7 @@ def cli_env(home: Path) -> dict[str, str]:
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "RA_MODEL", "RA_CHROMA_URL"):
         env.pop(var, None)
     env["RA_HOME"] = str(home)
-    env["RA_CONFIG"] = str(home / "no-config.toml")
+    env["RA_CONFIG"] = os.devnull
     env["RA_MODEL"] = "offline"
     return env
 

@@ -90,7 +90,7 @@ def main() -> int:
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="ra_tui_"))
     env = {
         "RA_HOME": str(home),
-        "RA_CONFIG": str(home / "no-config.toml"),
+        "RA_CONFIG": os.devnull,
         "TERM": "xterm-256color",
     }
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RA_"))}

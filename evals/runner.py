@@ -197,6 +197,7 @@ class RandomSourcesIndex:
                 score=1.0 / (i + 1),
                 snippet=p.abstract[:280],
                 matched_chunks=[f"{p.title}\n{p.abstract}"],
+                paper=p,
             )
             for i, p in enumerate(picked)
         ]

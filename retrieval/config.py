@@ -16,11 +16,18 @@ class RetrievalConfig(BaseModel):
     home: Path
     chroma_url: str | None = None
     collection: str = "papers"
-    embedding: EmbeddingName = "minilm"
+    embedding: EmbeddingName = Field(
+        default="minilm",
+        description="embedding model: minilm (bundled, offline), chroma-default, openai",
+    )
     openai_embedding_model: str = "text-embedding-3-small"
     # cl100k tokens per chunk; MiniLM reads 256 word pieces, so chunks stay below that.
-    chunk_tokens: int = Field(default=180, ge=32, le=2000)
-    chunk_overlap: int = Field(default=40, ge=0, le=1000)
+    chunk_tokens: int = Field(
+        default=180, ge=32, le=2000, description="chunk size in cl100k tokens"
+    )
+    chunk_overlap: int = Field(
+        default=40, ge=0, le=1000, description="overlap between chunks in cl100k tokens"
+    )
 
     @property
     def chroma_path(self) -> Path:

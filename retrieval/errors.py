@@ -43,3 +43,9 @@ class RetrievalError(Exception):
     def display(self) -> str:
         """`message` followed by the hint, for a terminal."""
         return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class EmbeddingModelError(RetrievalError):
+    """The embedding model cannot be found, loaded or used; the message says how to fix it."""
+
+    kind: RetrievalErrorKind = "embedding"

@@ -26,6 +26,12 @@ def normalize_arxiv_id(raw: str) -> str:
     return re.sub(r"v\d+$", "", value)
 
 
+def normalize_doi(raw: str) -> str | None:
+    """`https://doi.org/10.1145/ABC` / `doi:10.1145/abc` -> `10.1145/abc`; None if not a DOI."""
+    value = re.sub(r"^(doi:\s*|https?://(dx\.)?doi\.org/)", "", raw.strip(), flags=re.I)
+    return value.lower() if re.fullmatch(r"10\.\d{4,9}/\S+", value) else None
+
+
 def paper_id_for(*, arxiv_id: str | None, title: str | None, abstract: str) -> str:
     """The stable id rule of DESIGN.md."""
     if arxiv_id:

@@ -1,84 +1,48 @@
-"""`PaperIndex`: the retrieval layer's API (ingest, list, resolve, hybrid search)."""
+"""`PaperIndex`: the retrieval layer's API (ingest, list, resolve, hybrid search, status).
+
+One writer at a time: `ingest` holds a file lock on RA_HOME (`retrieval.lock`); a second
+writer waits and is told so through `notice`. Readers never wait: they serve the last
+complete revision the manifest names (`retrieval.manifest`), and `status()` says when the
+index is incomplete (an ingest running or interrupted) or damaged.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field
-
-from retrieval.chunking import chunk_paper
+from retrieval.check import CheckReport
 from retrieval.config import RetrievalConfig
-from retrieval.models import Chunk, Paper, ParseIssue, SearchHit
-from retrieval.resources import seed_files
+from retrieval.ingest import (
+    FileReport,
+    Ingestor,
+    IngestReport,
+    Notice,
+    Progress,
+)
+from retrieval.ingest import chunk_metadata as _chunk_metadata
+from retrieval.integrity import IndexStatus, StoreFacts, disagreement, store_facts
+from retrieval.lock import writer_busy, writer_lock
+from retrieval.manifest import Manifest, ManifestFile
+from retrieval.models import Paper, SearchHit
 from retrieval.search import SearchState, hybrid_search
-from retrieval.store import ChunkStore
+from retrieval.store import ChunkStore, damaged_error
+
+__all__ = [
+    "CheckReport",
+    "FileReport",
+    "IndexStatus",
+    "IngestReport",
+    "Notice",
+    "PaperIndex",
+    "Progress",
+    "SearchMode",
+    "_chunk_metadata",
+]
 
 SearchMode = Literal["hybrid", "dense", "lexical"]
-# progress(done, total): chunks written so far out of those to write.
-Progress = Callable[[int, int], None]
-
-
-class FileReport(BaseModel):
-    """What one input file gave."""
-
-    path: str
-    records: int = 0
-    issues: int = 0
-    error: str | None = None
-
-
-class IngestReport(BaseModel):
-    """The outcome of an ingest: counts, per-file results and every problem found."""
-
-    files: list[FileReport] = Field(default_factory=list)
-    issues: list[ParseIssue] = Field(default_factory=list)
-    papers: int = 0
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    chunks_written: int = 0
-    seconds: float = 0.0
-    nothing_changed: bool = False
-
-    @property
-    def skipped_records(self) -> int:
-        """Records reported as malformed and left out."""
-        return len(self.issues)
-
-    @property
-    def file_errors(self) -> list[str]:
-        """Files that could not be read at all."""
-        return [f"{f.path}: {f.error}" for f in self.files if f.error]
-
-    @property
-    def ok(self) -> bool:
-        """True when every file and record was ingested."""
-        return not self.issues and not self.file_errors
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _chunk_metadata(paper: Paper, chunk: Chunk, chunk_hash: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "paper_id": paper.paper_id,
-        "chunk_index": chunk.index,
-        "hash": chunk_hash,
-        "title": paper.title,
-    }
-    if paper.year is not None:
-        meta["year"] = paper.year
-    if chunk.index == 0:
-        meta["paper"] = paper.model_dump_json()
-    return meta
 
 
 class PaperIndex:
@@ -87,37 +51,14 @@ class PaperIndex:
     def __init__(self, config: RetrievalConfig) -> None:
         self.config = config
         self.store = ChunkStore(config)
+        self.manifest_file = ManifestFile(config.home / f"manifest-{config.collection}.json")
         self._state: SearchState | None = None
         self._state_revision: str | None = None
         self._state_lock = threading.Lock()
+        # The last store look that agreed with the manifest, keyed by what would change it.
+        self._verified: tuple[object, ...] | None = None
 
-    # ----- manifest: what was ingested, so an unchanged re-ingest is a no-op -----
-
-    @property
-    def _manifest_path(self) -> Path:
-        return self.config.home / f"manifest-{self.config.collection}.json"
-
-    def _read_manifest(self) -> dict[str, Any]:
-        try:
-            data: dict[str, Any] = json.loads(self._manifest_path.read_text())
-            return data
-        except (OSError, ValueError):
-            return {}
-
-    def _write_manifest(self, manifest: dict[str, Any]) -> None:
-        self.config.home.mkdir(parents=True, exist_ok=True)
-        tmp = self._manifest_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-        tmp.replace(self._manifest_path)
-
-    def _build_signature(self) -> dict[str, Any]:
-        return {
-            "embedding_model": self.store.model_id,
-            "chunk_tokens": self.config.chunk_tokens,
-            "chunk_overlap": self.config.chunk_overlap,
-        }
-
-    # ----- ingest -----
+    # ----- writing (one writer at a time) -----
 
     def ingest(
         self,
@@ -125,204 +66,186 @@ class PaperIndex:
         *,
         progress: Progress | None = None,
         reindex: bool = False,
+        notice: Notice | None = None,
     ) -> IngestReport:
-        """Parse, merge, chunk and store the given files (default: the shipped seeds).
+        """Parse, merge, chunk and store the given files (default: the files ingested
+        before, or the shipped seeds on a new index).
 
         Files ingested before stay in the index and are merged with the new ones; files
         whose content is unchanged are not re-embedded, and when nothing changed at all
-        nothing is written.
+        nothing is written. An interrupted ingest is finished. `reindex` rebuilds from the
+        source files (those given, else those in the manifest) and always recovers: a
+        damaged store is moved aside (`report.moved_aside`) and rebuilt.
         """
-        from retrieval.merge import merge_papers
-        from retrieval.parsers import SourceFileError, iter_source_files, parse_file
-
-        started = time.perf_counter()
-        given = iter_source_files(list(paths)) if paths else seed_files()
-        manifest = {} if reindex else self._read_manifest()
-        known: dict[str, str] = dict(manifest.get("files", {}))
-        ordered = list(known) + [str(p.resolve()) for p in given if str(p.resolve()) not in known]
-
-        report = IngestReport()
-        contents: dict[str, bytes | None] = {}
-        for name in ordered:
+        with writer_lock(self.config.home, notice):
             try:
-                contents[name] = Path(name).read_bytes()
-            except OSError:
-                contents[name] = None
-
-        signature = self._build_signature()
-        hashes = {n: _sha(c) for n, c in contents.items() if c is not None}
-        if (
-            not reindex
-            and manifest.get("signature") == signature
-            and hashes == known
-            and all(c is not None for c in contents.values())
-            and self._revision_matches(manifest.get("revision"))
-        ):
-            report.papers = int(manifest.get("papers", 0))
-            report.unchanged = report.papers
-            report.nothing_changed = True
-            report.files = [FileReport(path=n, records=0) for n in ordered]
-            report.seconds = time.perf_counter() - started
-            return report
-
-        parsed: list[Paper] = []
-        kept_files: dict[str, str] = {}
-        old_by_file: dict[str, list[Paper]] | None = None
-        for name in ordered:
-            display = self._display_path(name, given)
-            file_report = FileReport(path=display)
-            report.files.append(file_report)
-            try:
-                result = parse_file(Path(name))
-            except SourceFileError as exc:
-                file_report.error = str(exc)
-                if name in known:
-                    # A file ingested before and now unreadable: keep its papers.
-                    if old_by_file is None:
-                        old_by_file = self._papers_by_source_file()
-                    parsed.extend(old_by_file.get(name, []))
-                    kept_files[name] = known[name]
-                continue
-            file_report.records = len(result.papers)
-            file_report.issues = len(result.issues)
-            report.issues.extend(result.issues)
-            parsed.extend(result.papers)
-            kept_files[name] = hashes[name]
-
-        papers = merge_papers(parsed)
-        self._write(papers, report, progress, reindex=reindex)
-        self._write_manifest(
-            {
-                "files": kept_files,
-                "signature": signature,
-                "revision": self._last_revision,
-                "papers": len(papers),
-            }
-        )
-        report.seconds = time.perf_counter() - started
-        return report
+                return self._ingestor(progress, notice).run_files(paths, reindex=reindex)
+            finally:
+                self._forget()
 
     def ingest_papers(
-        self, papers: Sequence[Paper], *, progress: Progress | None = None
+        self,
+        papers: Sequence[Paper],
+        *,
+        progress: Progress | None = None,
+        notice: Notice | None = None,
     ) -> IngestReport:
         """Store already-parsed records as they are (the collection holds only these)."""
-        started = time.perf_counter()
-        report = IngestReport()
-        self._write(list(papers), report, progress, reindex=False)
-        report.seconds = time.perf_counter() - started
-        return report
+        with writer_lock(self.config.home, notice):
+            try:
+                return self._ingestor(progress, notice).run_papers(papers)
+            finally:
+                self._forget()
 
-    @staticmethod
-    def _display_path(resolved: str, given: Sequence[Path]) -> str:
-        for p in given:
-            if str(p.resolve()) == resolved:
-                return str(p)
-        return resolved
+    def ensure_seeded(
+        self, *, progress: Progress | None = None, notice: Notice | None = None
+    ) -> IngestReport | None:
+        """Index the shipped seeds if the index is empty (first use); None if it was not.
 
-    def _revision_matches(self, revision: str | None) -> bool:
-        if not revision:
-            return False
-        if not self.config.chroma_url and self.config.chroma_path.is_dir():
-            # Embedded store: the manifest is written after the store, so it is trusted
-            # without paying for opening Chroma.
-            return True
-        return self.store.revision() == revision
+        Takes the writer lock, so it waits for a running ingest and then re-checks: an
+        index another process just filled is left alone.
+        """
+        if self._has_content():
+            return None
+        with writer_lock(self.config.home, notice):
+            try:
+                if self._has_content():
+                    return None
+                return self._ingestor(progress, notice).run_files(None, reindex=False)
+            finally:
+                self._forget()
 
-    def _papers_by_source_file(self) -> dict[str, list[Paper]]:
-        by_file: dict[str, list[Paper]] = {}
-        for paper in self.papers():
-            for name in {str(Path(s.file).resolve()) for s in paper.sources}:
-                by_file.setdefault(name, []).append(paper)
-        return by_file
+    def _ingestor(self, progress: Progress | None, notice: Notice | None) -> Ingestor:
+        return Ingestor(
+            self.config,
+            self.store,
+            self.manifest_file,
+            progress=progress,
+            notice=notice,
+            current_papers=self.papers,
+        )
 
-    _last_revision: str = ""
+    def _forget(self) -> None:
+        with self._state_lock:
+            self._state = None
+            self._state_revision = None
+            self._verified = None
 
-    def _write(
-        self,
-        papers: list[Paper],
-        report: IngestReport,
-        progress: Progress | None,
-        *,
-        reindex: bool,
-    ) -> None:
-        if reindex:
-            self.store.reset()
-        desired: dict[str, tuple[str, str, dict[str, Any]]] = {}
-        chunk_papers: dict[str, str] = {}
-        for paper in papers:
-            paper_hash = paper.content_hash()
-            for chunk in chunk_paper(paper, self.config.chunk_tokens, self.config.chunk_overlap):
-                chunk_hash = _sha(f"{paper_hash}\n{chunk.text}".encode())[:16]
-                desired[chunk.chunk_id] = (
-                    chunk_hash,
-                    chunk.text,
-                    _chunk_metadata(paper, chunk, chunk_hash),
-                )
-                chunk_papers[chunk.chunk_id] = paper.paper_id
+    def _has_content(self) -> bool:
+        manifest = self.manifest_file.read()
+        if manifest is not None:
+            return bool(manifest.files) or manifest.papers > 0 or not manifest.complete
+        facts = store_facts(self.config, self.store)
+        return bool(facts.problem) or bool(facts.chunks)
 
-        existing: dict[str, tuple[str, str]] = {
-            cid: (str(meta.get("hash", "")), str(meta.get("paper_id", "")))
-            for cid, _, meta in self.store.iter_chunks(include_documents=False)
-        }
-        to_write = [cid for cid, (h, _, _) in desired.items() if existing.get(cid, ("",))[0] != h]
-        to_delete = [cid for cid in existing if cid not in desired]
+    # ----- status -----
 
-        old_papers = {pid for _, pid in existing.values()}
-        changed_papers = {chunk_papers[cid] for cid in to_write}
-        changed_papers |= {
-            existing[cid][1] for cid in to_delete if existing[cid][1] in chunk_papers.values()
-        }
-        new_ids = {p.paper_id for p in papers}
-        report.papers = len(papers)
-        report.added = len(new_ids - old_papers)
-        report.updated = len((changed_papers & old_papers) & new_ids)
-        report.removed = len(old_papers - new_ids)
-        report.unchanged = report.papers - report.added - report.updated
+    def status(self) -> IndexStatus:
+        """Complete or not, and why: cheap (the manifest, a lock probe, a look at the store)."""
+        manifest = self.manifest_file.read()
+        return self._status(manifest, self._facts(manifest))
 
-        total = len(to_write)
-        done = 0
+    def _facts(self, manifest: Manifest | None) -> StoreFacts:
+        if manifest is None and self._empty_home():
+            return StoreFacts(exists=False)
+        return store_facts(self.config, self.store)
 
-        def tick(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress(done, total)
-
-        if progress:
-            progress(0, total)
-        if to_delete:
-            self.store.delete(to_delete)
-        if to_write:
-            self.store.upsert(
-                to_write,
-                [desired[c][1] for c in to_write],
-                [desired[c][2] for c in to_write],
-                progress=tick,
+    def _status(self, manifest: Manifest | None, facts: StoreFacts) -> IndexStatus:
+        problem = disagreement(self.config, facts, manifest)
+        if manifest is None:
+            if problem:
+                return self._damaged(problem, IndexStatus(complete=False, state="damaged"))
+            chunks = facts.chunks or 0
+            return IndexStatus(
+                complete=True, state="ready" if chunks else "empty", chunks=chunks,
+                revision=facts.revision,
+            )  # fmt: skip
+        journal = manifest.ingest
+        base = IndexStatus(
+            complete=True,
+            state="ready",
+            papers=manifest.papers,
+            chunks=manifest.chunks,
+            revision=manifest.revision,
+            started_at=journal.started_at if journal else None,
+        )
+        if manifest.complete and not problem:
+            return base
+        if writer_busy(self.config.home):
+            message = (
+                "an ingest is running; showing the last complete index "
+                f"({manifest.papers} papers) until it finishes"
             )
-        report.chunks_written = total
-        state_lines = "\n".join(f"{cid} {desired[cid][0]}" for cid in sorted(desired))
-        revision = _sha(state_lines.encode())[:16]
-        if to_write or to_delete or self.store.revision() != revision:
-            self.store.set_revision(revision)
-        self._last_revision = revision
-        self._state = None
+            return base.model_copy(
+                update={"complete": False, "state": "ingesting", "message": message}
+            )
+        if problem:
+            return self._damaged(problem, base)
+        how_far = f", {journal.written} of {journal.to_write} chunks written" if journal else ""
+        started = f" (started {journal.started_at}{how_far})" if journal else ""
+        shown = (
+            f"showing the last complete index ({manifest.papers} papers)"
+            if manifest.revision
+            else "showing the papers written so far"
+        )
+        message = f"the last ingest{started} did not finish; {shown}; run `ra ingest` to finish it"
+        return base.model_copy(
+            update={"complete": False, "state": "interrupted", "message": message}
+        )
+
+    def _damaged(self, problem: str, base: IndexStatus) -> IndexStatus:
+        message = damaged_error(self.config, problem).display()
+        return base.model_copy(update={"complete": False, "state": "damaged", "message": message})
+
+    def check(self) -> CheckReport:
+        """Verify store, manifest and search state agree (reads everything; for `ra check`)."""
+        from retrieval.check import run_check
+
+        return run_check(self.config, self.store, self.manifest_file, self.status)
 
     # ----- reading -----
 
     def _search_state(self) -> SearchState:
-        revision = self._current_revision()
+        """The state readers serve: one manifest read and one store look per call."""
+        manifest = self.manifest_file.read()
+        revision = self._reader_revision(manifest)
         with self._state_lock:
-            if self._state is None or self._state_revision != revision:
-                self._state = SearchState.load_or_build(self.store, self.config, revision)
+            if self._state is None or self._state_revision != revision or revision is None:
+                if revision is None and manifest is None and self._empty_home():
+                    # A home that cannot be created fails here, before anything else runs.
+                    self.config.home.mkdir(parents=True, exist_ok=True)
+                    self._state = SearchState.from_rows([], [])
+                else:
+                    self._state = SearchState.load_or_build(self.store, self.config, revision)
                 self._state_revision = revision
             return self._state
 
-    def _current_revision(self) -> str | None:
-        if not self.config.chroma_url:
-            manifest_rev = self._read_manifest().get("revision")
-            if manifest_rev:
-                return str(manifest_rev)
-        return self.store.revision()
+    def _empty_home(self) -> bool:
+        return (
+            not self.config.chroma_url and not (self.config.chroma_path / "chroma.sqlite3").exists()
+        )
+
+    def _reader_revision(self, manifest: Manifest | None) -> str | None:
+        """The revision to serve; raises `store_damaged` when the store disagrees."""
+        if self.config.chroma_url:
+            key: tuple[object, ...] = ("server", manifest.revision if manifest else None)
+        else:
+            key = (manifest.revision if manifest else None, manifest.complete if manifest else None,
+                   _stat_key(self.config.chroma_path / "chroma.sqlite3"))  # fmt: skip
+        if manifest is None and self._empty_home():
+            return None
+        if self._verified is not None and self._verified[:-1] == key:
+            return str(self._verified[-1]) if self._verified[-1] else None
+        facts = self._facts(manifest)
+        problem = disagreement(self.config, facts, manifest)
+        if problem and not writer_busy(self.config.home):
+            raise damaged_error(self.config, problem)
+        if self.config.chroma_url or manifest is None:
+            revision = facts.revision
+        else:
+            revision = manifest.revision
+        self._verified = (*key, revision)
+        return revision
 
     def papers(self) -> list[Paper]:
         """Every paper in the index, in ingest order."""
@@ -351,8 +274,10 @@ class PaperIndex:
         year_to: int | None = None,
         author: str | None = None,
         mode: SearchMode = "hybrid",
+        snippets: bool = True,
     ) -> list[SearchHit]:
-        """Papers for `query`, best first, one hit per paper (see `retrieval.search`)."""
+        """Papers for `query`, best first, one hit per paper, each with its full `paper`
+        (see `retrieval.search`); `snippets=False` skips computing snippets."""
         return hybrid_search(
             self._search_state(),
             self.store,
@@ -362,6 +287,7 @@ class PaperIndex:
             year_to=year_to,
             author=author,
             mode=mode,
+            snippets=snippets,
         )
 
     # ----- change detection for long-lived readers (the chat UI) -----
@@ -371,7 +297,7 @@ class PaperIndex:
         same content included: the manifest's stat (one syscall), plus the collection's
         revision for a Chroma server that other homes may write to."""
         try:
-            stat = self._manifest_path.stat()
+            stat = self.manifest_file.path.stat()
             token = f"{stat.st_mtime_ns}:{stat.st_size}"
         except OSError:
             token = "none"
@@ -386,3 +312,11 @@ class PaperIndex:
 
         refresh_embedded_client(self.config)
         return PaperIndex(self.config)
+
+
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)

@@ -32,24 +32,34 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 class LexicalIndex:
     """A BM25 index over a fixed list of documents (positions match the caller's list)."""
 
-    def __init__(self, retriever: bm25s.BM25, n_docs: int) -> None:
+    def __init__(self, retriever: bm25s.BM25 | None, n_docs: int) -> None:
+        # None when no document has a single indexable term (bm25s cannot index that).
         self._retriever = retriever
         self.n_docs = n_docs
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
-        """Index `texts`; an empty corpus gives an index that scores nothing."""
+        """Index `texts`; a corpus without terms gives an index that scores nothing."""
         import bm25s
 
+        tokens = tokenize(texts) if texts else []
+        if not any(tokens):
+            return cls(None, len(texts))
         retriever = bm25s.BM25()
-        if texts:
-            retriever.index(tokenize(texts), show_progress=False)
+        retriever.index(tokens, show_progress=False)
         return cls(retriever, len(texts))
+
+    @property
+    def has_terms(self) -> bool:
+        """False when nothing was indexed (then there is nothing to save)."""
+        return self._retriever is not None
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for `query` (zeros when no query term is known)."""
         if self.n_docs == 0:
             return np.zeros(0, dtype=np.float32)
+        if self._retriever is None:
+            return np.zeros(self.n_docs, dtype=np.float32)
         vocab = self._retriever.vocab_dict
         tokens = [t for t in tokenize([query])[0] if t in vocab]
         if not tokens:
@@ -57,13 +67,16 @@ class LexicalIndex:
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
 
     def save(self, directory: Path) -> None:
-        """Persist the index (bm25s's own format)."""
-        self._retriever.save(str(directory))
+        """Persist the index (bm25s's own format); nothing when it has no terms."""
+        if self._retriever is not None:
+            self._retriever.save(str(directory))
 
     @classmethod
     def load(cls, directory: Path, n_docs: int) -> LexicalIndex:
         """Load an index saved with `save`."""
         import bm25s
 
+        if n_docs == 0 or not directory.is_dir():
+            return cls(None, n_docs)
         retriever = bm25s.BM25.load(str(directory), mmap=False)
         return cls(retriever, n_docs)

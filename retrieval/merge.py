@@ -1,42 +1,74 @@
-"""Merge records of the same paper from several sources into one `Paper` (docs/formats.md).
+"""Merge records of the same paper into one `Paper`, and say why (docs/formats.md, "Merging").
 
-Two records are the same paper when they share an arXiv id, a normalized real title, or
-near-duplicate abstracts (word-sequence similarity >= ABSTRACT_THRESHOLD). Groups are
-built with union-find, so chains merge; records with two different arXiv ids never merge.
+Two records are the same paper only when (checked in this order, joined with union-find):
+
+1. they share an arXiv id or a DOI, and their abstracts are compatible (similarity
+   >= ABSTRACT_THRESHOLD, or one abstract is empty);
+2. they share a Unicode-normalized real title, and their abstracts are compatible;
+3. nothing about them contradicts (no two different arXiv ids or DOIs, no two different real
+   titles) and their abstracts are similar (>= ABSTRACT_THRESHOLD): typically a titled record
+   without an id and an untitled listing record with one.
+
+A shared key with incompatible abstracts, or near-identical abstracts under contradicting
+keys, is a conflict: both records stay separate papers (the later one gets a suffixed id
+when the ids would collide) and the conflict is reported with both `file:line` locations.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from difflib import SequenceMatcher
-from itertools import chain
 
-from retrieval.ids import paper_id_for, slugify
+from pydantic import BaseModel, Field
+
+from retrieval.merge_fields import merge_group
 from retrieval.models import Paper, SourceRef
 
+__all__ = [
+    "ABSTRACT_THRESHOLD",
+    "MIN_WORD_JACCARD",
+    "NEAR_IDENTICAL",
+    "MergeConflict",
+    "MergeEvent",
+    "MergeResult",
+    "abstract_similarity",
+    "abstract_words",
+    "merge_group",
+    "merge_papers",
+    "merge_records",
+    "title_key",
+]
+
 # Word-sequence similarity (difflib ratio over normalized words) at which two abstracts are
-# versions of one paper. On the seeds the 8 true pairs score >= 0.563, other pairs <= 0.238.
+# versions of one paper. On the seeds the 8 true pairs score >= 0.563 (SafetyAnalyst, a
+# rewrite), every other pair <= 0.237: a margin of 0.16 on both sides.
 ABSTRACT_THRESHOLD = 0.40
-# When both records carry different real titles, the abstracts must agree much more.
-ABSTRACT_THRESHOLD_TITLES_DIFFER = 0.80
+# Abstracts this similar under contradicting ids or titles are reported as a conflict.
+NEAR_IDENTICAL = 0.80
 # Only pairs sharing rare words are compared (see candidate_pairs): merge stays near-linear.
 RARE_WORD_MAX_DF = 20
 SIGNATURE_SIZE = 24
-# Cheap pre-check before difflib: word-set Jaccard (seeds: true pairs >= 0.55, others <= 0.25).
+# Cheap pre-check before difflib: word-set Jaccard (seeds: true pairs >= 0.55, others <= 0.26).
 MIN_WORD_JACCARD = 0.30
 MIN_SHARED_SIGNATURE = 3
 
-
-_WORD = re.compile(r"[a-z0-9]+")
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
+# Scripts written without spaces: each character is a word.
+_NO_SPACE = (
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+)
+_WORD = re.compile(rf"[{_NO_SPACE}]|(?:(?![{_NO_SPACE}])[^\W_])+")
 
 
 def abstract_words(text: str) -> list[str]:
-    """Lower-case ASCII-folded word tokens: the text that similarity compares."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return _WORD.findall(text.lower())
+    """Word tokens that similarity compares: letters and digits of every script, case-folded."""
+    if text.isascii():
+        return _ASCII_WORD.findall(text.lower())
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
 def abstract_similarity(a: list[str], b: list[str]) -> float:
@@ -44,12 +76,128 @@ def abstract_similarity(a: list[str], b: list[str]) -> float:
     return SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
-class _Groups:
-    """Union-find over record indexes that refuses to join two different arXiv ids."""
+def title_key(title: str) -> str | None:
+    """NFKC + casefold, letters/digits/marks of every script kept, the rest as single spaces.
+
+    `Zorblax: Streaming Tokenizers` and `zorblax - streaming tokenizers!` share a key; two
+    different Russian or Chinese titles do not (no script normalizes to an empty key).
+    """
+    text = unicodedata.normalize("NFKC", title).casefold()
+    kept = "".join(ch if unicodedata.category(ch)[0] in "LNM" else " " for ch in text)
+    return " ".join(kept.split()) or None
+
+
+class MergeEvent(BaseModel):
+    """Records joined into one paper, and why."""
+
+    paper_id: str
+    sources: list[SourceRef]
+    reason: str
+
+    def __str__(self) -> str:
+        where = " + ".join(_where(s) for s in self.sources)
+        return f"{self.paper_id}: merged {where} ({self.reason})"
+
+
+class MergeConflict(BaseModel):
+    """Two records that share a key but not their content (or the reverse): kept apart."""
+
+    source: SourceRef  # the later record
+    other: SourceRef  # the earlier record it conflicts with
+    key: str  # "arXiv id 2401.00001", "DOI 10.1/x", "title 'x'", "abstract"
+    reason: str  # "same arXiv id 2401.00001, different abstracts"
+    similarity: float  # the abstracts' word-sequence similarity
+    paper_id: str  # the id the later record is kept under
+    other_paper_id: str
+
+    def __str__(self) -> str:
+        return f"{_where(self.source)}: conflicts with {_where(self.other)} ({self.reason})"
+
+
+class MergeResult(BaseModel):
+    """Merged papers (input order of their first record), every merge and every conflict."""
+
+    papers: list[Paper] = Field(default_factory=list)
+    merges: list[MergeEvent] = Field(default_factory=list)
+    conflicts: list[MergeConflict] = Field(default_factory=list)
+
+
+def _where(source: SourceRef) -> str:
+    return f"{source.file}:{source.line}"
+
+
+def _first_source(paper: Paper) -> SourceRef:
+    return paper.sources[0] if paper.sources else SourceRef(file=paper.paper_id, line=0)
+
+
+class _Words:
+    """Abstract words computed on demand (not kept for the whole corpus: bounded memory)."""
 
     def __init__(self, papers: list[Paper]) -> None:
+        self.papers = papers
+        self._cache: dict[int, list[str]] = {}
+
+    def __call__(self, i: int) -> list[str]:
+        words = self._cache.get(i)
+        if words is None:
+            words = self._cache[i] = abstract_words(self.papers[i].abstract)
+        return words
+
+    def similarity(self, i: int, j: int) -> float | None:
+        """Similarity of two records' abstracts; None when one of them is empty."""
+        a, b = self(i), self(j)
+        if not a or not b:
+            return None
+        return abstract_similarity(a, b)
+
+
+def candidate_pairs(words: _Words, n: int) -> list[tuple[int, int]]:
+    """Pairs (i < j) worth comparing, in a stable order: they share signature words.
+
+    A record's signature is its SIGNATURE_SIZE rarest words among those used by 2 to
+    RARE_WORD_MAX_DF abstracts (ties broken alphabetically). Two versions of one abstract
+    share their most distinctive words; unrelated abstracts seldom share
+    MIN_SHARED_SIGNATURE of them. Words are tokenized twice rather than kept, so memory
+    stays at a few signature words per record.
+    """
+    df: Counter[str] = Counter()
+    for i in range(n):
+        df.update(set(abstract_words(words.papers[i].abstract)))
+    postings: dict[str, list[int]] = defaultdict(list)
+    pairs: list[tuple[int, int]] = []
+    for j in range(n):
+        mine = set(abstract_words(words.papers[j].abstract))
+        rare = sorted((df[w], w) for w in mine if 2 <= df[w] <= RARE_WORD_MAX_DF)
+        signature = [sys.intern(w) for _, w in rare[:SIGNATURE_SIZE]]
+        shared = Counter(i for w in signature for i in postings[w])
+        pairs.extend((i, j) for i, c in sorted(shared.items()) if c >= MIN_SHARED_SIGNATURE)
+        for w in signature:
+            postings[w].append(j)
+    return pairs
+
+
+def similar_abstract_pairs(words: _Words, n: int) -> list[tuple[float, int, int]]:
+    """(similarity, i, j) for pairs with similarity >= ABSTRACT_THRESHOLD, most similar first."""
+    found = []
+    for i, j in candidate_pairs(words, n):
+        a, b = set(words(i)), set(words(j))
+        if len(a & b) < MIN_WORD_JACCARD * len(a | b):
+            continue
+        score = abstract_similarity(words(i), words(j))
+        if score >= ABSTRACT_THRESHOLD:
+            found.append((score, i, j))
+    return sorted(found, key=lambda t: (-t[0], t[1], t[2]))
+
+
+class _Groups:
+    """Union-find over record indexes that keeps each group's ids and titles consistent."""
+
+    def __init__(self, papers: list[Paper], titles: list[str | None]) -> None:
         self.parent = list(range(len(papers)))
         self.arxiv = [p.arxiv_id for p in papers]
+        self.doi = [p.doi for p in papers]
+        self.titles = [{t} if t else set() for t in titles]
+        self.edges: list[tuple[int, int, str]] = []
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -57,141 +205,154 @@ class _Groups:
             i = self.parent[i]
         return i
 
-    def union(self, i: int, j: int) -> bool:
-        """Join the groups of i and j (the smaller index becomes the root); False if refused."""
-        a, b = sorted((self.find(i), self.find(j)))
-        if a == b:
-            return True
+    def clash(self, i: int, j: int, *, titles: bool) -> str | None:
+        """Why the groups of i and j cannot be one paper, or None."""
+        a, b = self.find(i), self.find(j)
         if self.arxiv[a] and self.arxiv[b] and self.arxiv[a] != self.arxiv[b]:
-            return False
+            return f"different arXiv ids {self.arxiv[a]} and {self.arxiv[b]}"
+        if self.doi[a] and self.doi[b] and self.doi[a] != self.doi[b]:
+            return f"different DOIs {self.doi[a]} and {self.doi[b]}"
+        if titles and self.titles[a] and self.titles[b] and not self.titles[a] & self.titles[b]:
+            return "different titles"
+        return None
+
+    def union(self, i: int, j: int, reason: str) -> None:
+        a, b = sorted((self.find(i), self.find(j)))
         self.parent[b] = a
         self.arxiv[a] = self.arxiv[a] or self.arxiv[b]
-        return True
+        self.doi[a] = self.doi[a] or self.doi[b]
+        self.titles[a] |= self.titles[b]
+        self.edges.append((i, j, reason))
 
 
-def _title_key(paper: Paper) -> str | None:
-    """The normalized real title, or None for a display title."""
-    if paper.title_is_display or not paper.title.strip():
-        return None
-    return slugify(paper.title, max_len=10_000) or None
+def _similar(score: float | None) -> str:
+    return "one abstract is empty" if score is None else f"abstract similarity {score:.2f}"
 
 
-def candidate_pairs(
-    words: list[list[str]], sets: list[set[str]] | None = None
-) -> list[tuple[int, int]]:
-    """Pairs (i < j) worth comparing, in a stable order: they share signature words.
+def _merge_by_key(
+    groups: _Groups,
+    words: _Words,
+    papers: list[Paper],
+    label: str,
+    keys: list[str | None],
+    conflicts: list[tuple[int, int, str, str]],
+) -> None:
+    """Rules 1 and 2: records sharing `keys` merge when their abstracts are compatible."""
+    buckets: dict[str, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        if key:
+            buckets[key].append(i)
+    for key, members in buckets.items():
+        reps = [members[0]]
+        shown = f'"{papers[members[0]].title}"' if label == "title" else key
+        for j in members[1:]:
+            if any(groups.find(r) == groups.find(j) for r in reps):
+                continue
+            clash = None
+            for r in reps:
+                score = words.similarity(r, j)
+                if score is not None and score < ABSTRACT_THRESHOLD:
+                    continue
+                clash = groups.clash(r, j, titles=False)
+                if clash is None:
+                    groups.union(r, j, f"same {label} {shown}, {_similar(score)}")
+                    break
+            else:
+                # Records told apart by their ids are two papers sharing a title: no conflict.
+                if label != "title" or groups.clash(reps[0], j, titles=False) is None:
+                    why = clash or "different abstracts"
+                    conflicts.append((j, reps[0], f"{label} {key}", f"same {label} {shown}, {why}"))
+                reps.append(j)
 
-    A record's signature is its SIGNATURE_SIZE rarest words among those used by 2 to
-    RARE_WORD_MAX_DF abstracts (ties broken alphabetically). Two versions of one abstract
-    share their most distinctive words, so their signatures overlap; unrelated abstracts
-    seldom share MIN_SHARED_SIGNATURE words. The cost stays near-linear in the corpus size.
-    """
-    sets = sets if sets is not None else [set(w) for w in words]
-    df = Counter(chain.from_iterable(sets))
-    postings: dict[str, list[int]] = defaultdict(list)
-    pairs: list[tuple[int, int]] = []
-    for j, mine in enumerate(sets):
-        rare = sorted((df[w], w) for w in mine if 2 <= df[w] <= RARE_WORD_MAX_DF)
-        signature = [w for _, w in rare[:SIGNATURE_SIZE]]
-        shared = Counter(i for w in signature for i in postings[w])
-        pairs.extend((i, j) for i, n in sorted(shared.items()) if n >= MIN_SHARED_SIGNATURE)
-        for w in signature:
-            postings[w].append(j)
-    return pairs
 
-
-def similar_abstract_pairs(papers: list[Paper]) -> list[tuple[float, int, int]]:
-    """(similarity, i, j) for pairs whose abstracts are near-duplicates, most similar first."""
-    words = [abstract_words(p.abstract) for p in papers]
-    sets = [set(w) for w in words]
-    titles = [_title_key(p) for p in papers]
-    found = []
-    for i, j in candidate_pairs(words, sets):
-        differ = titles[i] and titles[j] and titles[i] != titles[j]
-        need = ABSTRACT_THRESHOLD_TITLES_DIFFER if differ else ABSTRACT_THRESHOLD
-        if len(sets[i] & sets[j]) < MIN_WORD_JACCARD * len(sets[i] | sets[j]):
+def merge_records(records: Iterable[Paper]) -> MergeResult:
+    """Merge records of the same paper; report every merge and every conflict."""
+    papers = list(records)
+    n = len(papers)
+    titles = [None if p.title_is_display else title_key(p.title) for p in papers]
+    groups = _Groups(papers, titles)
+    words = _Words(papers)
+    conflicts: list[tuple[int, int, str, str]] = []
+    _merge_by_key(groups, words, papers, "arXiv id", [p.arxiv_id for p in papers], conflicts)
+    _merge_by_key(groups, words, papers, "DOI", [p.doi for p in papers], conflicts)
+    _merge_by_key(groups, words, papers, "title", titles, conflicts)
+    reported = {frozenset((later, earlier)) for later, earlier, _, _ in conflicts}
+    for score, i, j in similar_abstract_pairs(words, n):
+        if groups.find(i) == groups.find(j) or frozenset((i, j)) in reported:
             continue
-        score = abstract_similarity(words[i], words[j])
-        if score >= need:
-            found.append((score, i, j))
-    return sorted(found, key=lambda t: (-t[0], t[1], t[2]))
+        clash = groups.clash(i, j, titles=True)
+        if clash is None:
+            reason = f"similar abstracts (similarity {score:.2f}), no conflicting id or title"
+            groups.union(i, j, reason)
+        elif score >= NEAR_IDENTICAL:
+            why = f"near-identical abstracts (similarity {score:.2f}), {clash}"
+            conflicts.append((j, i, "abstract", why))
+    return _assemble(papers, groups, conflicts, words)
 
 
-def group_records(papers: list[Paper]) -> list[list[int]]:
-    """Indexes of records that are the same paper, groups ordered by first appearance."""
-    groups = _Groups(papers)
-    by_key: dict[str, int] = {}
-    for kind, keys in (
-        ("arxiv", [p.arxiv_id for p in papers]),
-        ("title", [_title_key(p) for p in papers]),
-    ):
-        for i, key in enumerate(keys):
-            if key:
-                groups.union(by_key.setdefault(f"{kind}:{key}", i), i)
-    for _, i, j in similar_abstract_pairs(papers):
-        groups.union(i, j)
+def _assemble(
+    papers: list[Paper],
+    groups: _Groups,
+    conflicts: list[tuple[int, int, str, str]],
+    words: _Words,
+) -> MergeResult:
+    """Merged papers with unique ids, the merge events and the conflicts."""
     members: dict[int, list[int]] = defaultdict(list)
     for i in range(len(papers)):
         members[groups.find(i)].append(i)
-    return sorted(members.values(), key=lambda m: m[0])
-
-
-def _date_precision(paper: Paper) -> int:
-    """3 for a full date, 2 for a month, 1 for a year, 0 for none."""
-    if paper.date:
-        return min(3, paper.date.count("-") + 1)
-    return 1 if paper.year else 0
-
-
-def _unique(values: list[str]) -> list[str]:
-    """Values in order, case-insensitive duplicates dropped."""
-    seen: set[str] = set()
-    out = []
-    for value in values:
-        if value.casefold() not in seen:
-            seen.add(value.casefold())
-            out.append(value)
-    return out
-
-
-def merge_group(records: list[Paper]) -> Paper:
-    """One paper from records of the same paper (input order), richest field wins."""
-    from retrieval.parsers.arxiv_listing import display_title
-
-    if len(records) == 1:
-        return records[0]
-    with_id = next((p for p in records if p.arxiv_id), None)
-    arxiv_id = with_id.arxiv_id if with_id else None
-    titled = [p for p in records if not p.title_is_display and p.title.strip()]
-    # Abstract: a titled (curated) record's version if any, else any; the longest wins.
-    pool = titled or records
-    abstract = max(pool, key=lambda p: len(p.abstract)).abstract
-    real_title = titled[0].title if titled else None
-    authors_from = max(
-        records, key=lambda p: (bool(p.authors), not p.authors_truncated, len(p.authors))
-    )
-    dated = max(records, key=_date_precision)
-    sources: list[SourceRef] = [s for p in records for s in p.sources]
-    return Paper(
-        paper_id=paper_id_for(arxiv_id=arxiv_id, title=real_title, abstract=abstract),
-        title=real_title or display_title(abstract, arxiv_id),
-        title_is_display=real_title is None,
-        authors=list(authors_from.authors),
-        authors_truncated=authors_from.authors_truncated,
-        affiliations=_unique([a for p in records for a in p.affiliations]),
-        year=dated.year if dated.year else next((p.year for p in records if p.year), None),
-        date=dated.date,
-        category=next((p.category for p in records if p.category), None),
-        arxiv_id=arxiv_id,
-        url=(with_id.url if with_id and with_id.url else None)
-        or next((p.url for p in records if p.url), None),
-        code_url=next((p.code_url for p in records if p.code_url), None),
-        has_code=any(p.has_code or p.code_url for p in records),
-        abstract=abstract,
-        sources=sources,
-    )
+    ordered = sorted(members.values(), key=lambda m: m[0])
+    edges_by_root: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+    for edge in groups.edges:
+        edges_by_root[groups.find(edge[0])].append(edge)
+    result = MergeResult()
+    used: set[str] = set()
+    final_id: dict[int, str] = {}
+    for group in ordered:
+        paper = merge_group([papers[i] for i in group])
+        pid = paper.paper_id
+        if pid in used:  # a kept-apart record whose id is taken: the later one is suffixed
+            n = 2
+            while f"{pid}~{n}" in used:
+                n += 1
+            paper = paper.model_copy(update={"paper_id": f"{pid}~{n}"})
+        used.add(paper.paper_id)
+        result.papers.append(paper)
+        for i in group:
+            final_id[i] = paper.paper_id
+        if len(group) > 1:
+            edges = edges_by_root[groups.find(group[0])]
+            if len(edges) == 1:
+                reason = edges[0][2]
+            else:
+                reason = "; ".join(
+                    f"{_where(_first_source(papers[i]))} + {_where(_first_source(papers[j]))}: {r}"
+                    for i, j, r in edges
+                )
+            sources = [_first_source(papers[i]) for i in group]
+            result.merges.append(
+                MergeEvent(paper_id=paper.paper_id, sources=sources, reason=reason)
+            )
+    said: set[frozenset[str]] = set()
+    for later, earlier, key, reason in conflicts:
+        pair = frozenset((final_id[later], final_id[earlier]))
+        if pair in said:  # one conflict per pair of papers, the first reason found
+            continue
+        said.add(pair)
+        score = words.similarity(earlier, later)
+        result.conflicts.append(
+            MergeConflict(
+                source=_first_source(papers[later]),
+                other=_first_source(papers[earlier]),
+                key=key,
+                reason=reason,
+                similarity=round(score if score is not None else 1.0, 3),
+                paper_id=final_id[later],
+                other_paper_id=final_id[earlier],
+            )
+        )
+    return result
 
 
 def merge_papers(papers: list[Paper]) -> list[Paper]:
-    """Merge records of the same paper; output in order of each paper's first record."""
-    return [merge_group([papers[i] for i in group]) for group in group_records(papers)]
+    """Merged papers only (see merge_records for the merges and conflicts)."""
+    return merge_records(papers).papers

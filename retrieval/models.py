@@ -32,6 +32,8 @@ class Paper(BaseModel):
     date: str | None = None
     category: str | None = None
     arxiv_id: str | None = None
+    # A DOI other than arXiv's own (10.48550/arXiv.<id> gives `arxiv_id`), lower case.
+    doi: str | None = None
     url: str | None = None
     code_url: str | None = None
     has_code: bool = False
@@ -41,6 +43,8 @@ class Paper(BaseModel):
     def content_hash(self) -> str:
         """A stable hash of everything but `sources`: equal hashes mean nothing to re-index."""
         payload = self.model_dump(exclude={"sources"})
+        if payload["doi"] is None:  # records without a DOI keep the hash they had before it
+            del payload["doi"]
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -94,3 +98,5 @@ class SearchHit(BaseModel):
     matched_chunks: list[str] = Field(default_factory=list)
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    # The full record, so callers need no second fetch; left out of JSON output.
+    paper: Paper = Field(exclude=True)

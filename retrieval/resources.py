@@ -1,4 +1,4 @@
-"""Locate files the project ships (seeds, prompts, encoding data) in a checkout or a wheel."""
+"""Locate files the retrieval layer ships (seeds, encoding data) in a checkout or a wheel."""
 
 from __future__ import annotations
 
@@ -17,12 +17,6 @@ def seeds_dir() -> Path:
     """The shipped seed documents: `seeds/` in a checkout, `retrieval/_seeds` in a wheel."""
     packaged = _PKG / "_seeds"
     return packaged if packaged.is_dir() else _REPO / "seeds"
-
-
-def prompts_dir() -> Path:
-    """The prompt templates: `prompts/` in a checkout, `assistant/_prompts` in a wheel."""
-    packaged = _REPO / "assistant" / "_prompts"
-    return packaged if packaged.is_dir() else _REPO / "prompts"
 
 
 def seed_files() -> list[Path]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -37,74 +41,118 @@ class SearchState:
         self.position = {cid: i for i, cid in enumerate(self.chunk_ids)}
 
     @classmethod
-    def build(cls, store: ChunkStore) -> SearchState:
-        """Read every chunk from the store and index it lexically."""
-        papers: dict[str, Paper] = {}
+    def from_rows(cls, papers: list[Paper], rows: list[tuple[str, int, str, str]]) -> SearchState:
+        """The state for `papers` and their chunks `rows` of (paper id, index, chunk id, text).
+
+        Papers are in ingest order (first source); chunks follow their paper's order, so the
+        state is the same whether built during ingest or read back from the store.
+        """
+        ordered = dict(
+            sorted(((p.paper_id, p) for p in papers), key=lambda kv: _first_source_key(kv[1]))
+        )
+        order = {pid: i for i, pid in enumerate(ordered)}
+        rows = sorted(rows, key=lambda r: (order.get(r[0], len(order)), r[1], r[2]))
+        lexical_texts = [_lexical_text(ordered.get(r[0]), r[3]) for r in rows]
+        return cls(
+            papers=ordered,
+            chunk_ids=[r[2] for r in rows],
+            chunk_papers=[r[0] for r in rows],
+            chunk_texts=[r[3] for r in rows],
+            lexical=LexicalIndex.build(lexical_texts),
+        )
+
+    @classmethod
+    def build(cls, store: ChunkStore) -> tuple[SearchState, str]:
+        """Read every chunk from the store and index it; also the revision of what was read."""
+        papers: list[Paper] = []
         rows: list[tuple[str, int, str, str]] = []
+        hashes: list[tuple[str, str]] = []
         for cid, doc, meta in store.iter_chunks():
             pid = str(meta.get("paper_id", ""))
             if "paper" in meta:
-                papers[pid] = Paper.model_validate_json(str(meta["paper"]))
+                papers.append(Paper.model_validate_json(str(meta["paper"])))
             rows.append((pid, int(meta.get("chunk_index", 0)), cid, doc))
-        order = {pid: i for i, pid in enumerate(papers)}
-        rows.sort(key=lambda r: (order.get(r[0], len(order)), r[1]))
-        # Ingest order is the order of first appearance in the sources.
-        papers = dict(sorted(papers.items(), key=lambda kv: _first_source_key(kv[1])))
-        texts = [r[3] for r in rows]
-        lexical_texts = [_lexical_text(papers.get(r[0]), r[3]) for r in rows]
-        return cls(
-            papers=papers,
-            chunk_ids=[r[2] for r in rows],
-            chunk_papers=[r[0] for r in rows],
-            chunk_texts=texts,
-            lexical=LexicalIndex.build(lexical_texts),
-        )
+            hashes.append((cid, str(meta.get("hash", ""))))
+        return cls.from_rows(papers, rows), revision_of(hashes)
+
+    @classmethod
+    def load(cls, directory: Path) -> SearchState | None:
+        """The state saved in `directory`, or None when it is missing or unreadable."""
+        meta_file = directory / "state.json"
+        if not meta_file.is_file():
+            return None
+        try:
+            data = json.loads(meta_file.read_text())
+            if data.get("lexical_terms", True) and not (directory / "bm25").is_dir():
+                return None
+            return cls(
+                papers={p["paper_id"]: Paper.model_validate(p) for p in data["papers"]},
+                chunk_ids=data["chunk_ids"],
+                chunk_papers=data["chunk_papers"],
+                chunk_texts=data["chunk_texts"],
+                lexical=LexicalIndex.load(directory / "bm25", len(data["chunk_ids"])),
+            )
+        except (OSError, ValueError, KeyError):
+            return None
 
     @classmethod
     def load_or_build(
         cls, store: ChunkStore, config: RetrievalConfig, revision: str | None
     ) -> SearchState:
-        """The state for `revision`, from the on-disk cache when it is there."""
-        if not revision:
-            return cls.build(store)
-        base = config.cache_dir / config.collection
-        directory = base / revision
-        meta_file = directory / "state.json"
-        if meta_file.is_file():
-            try:
-                data = json.loads(meta_file.read_text())
-                return cls(
-                    papers={p["paper_id"]: Paper.model_validate(p) for p in data["papers"]},
-                    chunk_ids=data["chunk_ids"],
-                    chunk_papers=data["chunk_papers"],
-                    chunk_texts=data["chunk_texts"],
-                    lexical=LexicalIndex.load(directory / "bm25", len(data["chunk_ids"])),
-                )
-            except (OSError, ValueError, KeyError):
-                shutil.rmtree(directory, ignore_errors=True)
-        state = cls.build(store)
-        state._save(directory)
-        # Older revisions are stale.
-        for old in base.iterdir() if base.is_dir() else []:
-            if old.name != revision:
-                shutil.rmtree(old, ignore_errors=True)
+        """The state for `revision`, from the on-disk cache when it is there.
+
+        A state read back from the store is cached only when what was read is exactly
+        `revision` (an ingest may be writing, or the store may hold leftovers).
+        """
+        directory = state_dir(config, revision) if revision else None
+        if directory is not None:
+            loaded = cls.load(directory)
+            if loaded is not None:
+                return loaded
+        state, read_revision = cls.build(store)
+        if directory is not None and read_revision == revision:
+            state.save(directory)
+            prune_states(config, keep=revision)
         return state
 
-    def _save(self, directory: Any) -> None:
-        tmp = directory.with_name(directory.name + ".tmp")
+    def save(self, directory: Path) -> None:
+        """Write the state to `directory` atomically (a temp folder renamed into place)."""
+        tmp = directory.with_name(f"{directory.name}.{os.getpid()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        if self.lexical.n_docs:
-            self.lexical.save(tmp / "bm25")
+        self.lexical.save(tmp / "bm25")
         payload = {
             "papers": [p.model_dump(mode="json") for p in self.papers.values()],
             "chunk_ids": self.chunk_ids,
             "chunk_papers": self.chunk_papers,
             "chunk_texts": self.chunk_texts,
+            "lexical_terms": self.lexical.has_terms,
         }
         (tmp / "state.json").write_text(json.dumps(payload))
         shutil.rmtree(directory, ignore_errors=True)
-        tmp.rename(directory)
+        try:
+            tmp.rename(directory)
+        except OSError:  # another process saved the same revision first: same content
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def revision_of(pairs: Iterable[tuple[str, str]]) -> str:
+    """The content revision of a set of (chunk id, chunk hash) pairs."""
+    listing = "\n".join(f"{cid} {h}" for cid, h in sorted(pairs))
+    return hashlib.sha256(listing.encode()).hexdigest()[:16]
+
+
+def state_dir(config: RetrievalConfig, revision: str) -> Path:
+    """Where the search state of `revision` is cached."""
+    return config.cache_dir / config.collection / revision
+
+
+def prune_states(config: RetrievalConfig, keep: str) -> None:
+    """Remove cached states of other revisions (and temp folders of dead writers)."""
+    base = config.cache_dir / config.collection
+    for old in base.iterdir() if base.is_dir() else []:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _first_source_key(paper: Paper) -> tuple[str, int]:
@@ -190,6 +238,7 @@ def hybrid_search(
     year_to: int | None = None,
     author: str | None = None,
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid",
+    snippets: bool = True,
 ) -> list[SearchHit]:
     """Top `k` papers for `query`: reciprocal-rank fusion of dense and BM25 chunk rankings,
     aggregated to each paper's best chunk, with optional year-range and author filters."""
@@ -233,10 +282,11 @@ def hybrid_search(
                 year=paper.year,
                 authors=paper.authors,
                 score=round(fused[best], 6),
-                snippet=make_snippet(state.chunk_texts[best], query),
+                snippet=make_snippet(state.chunk_texts[best], query) if snippets else "",
                 matched_chunks=[state.chunk_texts[p] for p in positions],
                 dense_rank=min(paper_dense) if paper_dense else None,
                 lexical_rank=min(paper_lexical) if paper_lexical else None,
+                paper=paper,
             )
         )
     return hits

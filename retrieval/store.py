@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -31,14 +35,33 @@ class EmbeddingMismatchError(StoreError):
     kind: RetrievalErrorKind = "mismatch"
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+def damaged_error(config: RetrievalConfig, what: str) -> StoreError:
+    """The one error for an embedded store that cannot be read or disagrees with the manifest."""
+    return StoreError(
+        f"the index store at {config.chroma_path} is damaged: {what}",
+        hint="rebuild it with `ra ingest --reindex`",
+        kind="store_damaged",
+    )
+
+
 def _client(config: RetrievalConfig) -> ClientAPI:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if not config.chroma_url:
+        # The caller holds `open_lock`: two processes creating the database at once crash
+        # ("table collections already exists").
         config.chroma_path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(config.chroma_path), settings=chroma_settings)
+        try:
+            return chromadb.PersistentClient(path=str(config.chroma_path), settings=chroma_settings)
+        except Exception as exc:
+            raise damaged_error(config, _first_line(exc)) from exc
     url = urlparse(
         config.chroma_url if "://" in config.chroma_url else f"http://{config.chroma_url}"
     )
@@ -60,9 +83,36 @@ def _unreachable(config: RetrievalConfig, exc: Exception) -> StoreError:
         return StoreError(
             f"cannot reach the Chroma server at {config.chroma_url} ({type(exc).__name__}); "
             "start it with `chroma run --path DIR --port PORT`, or unset RA_CHROMA_URL to use "
-            "the embedded store"
+            "the embedded store",
+            kind="unreachable",
         )
-    return StoreError(f"cannot open the Chroma store at {config.chroma_path}: {exc}")
+    return damaged_error(config, _first_line(exc))
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - chromadb depends on httpx
+        return False
+    return isinstance(exc, httpx.TransportError)
+
+
+def wrap_store_error(config: RetrievalConfig, exc: Exception) -> RetrievalError:
+    """Any chromadb/httpx/sqlite failure as a one-line `RetrievalError` of the right kind."""
+    if isinstance(exc, RetrievalError):
+        return exc
+    if config.chroma_url:
+        if _is_connection_error(exc):
+            return StoreError(
+                f"lost the connection to the Chroma server at {config.chroma_url} "
+                f"({type(exc).__name__})",
+                hint="start the server again, then re-run `ra ingest` to finish",
+                kind="unreachable",
+            )
+        return StoreError(f"the Chroma server at {config.chroma_url} failed: {_first_line(exc)}")
+    return damaged_error(config, _first_line(exc))
 
 
 class ChunkStore:
@@ -85,12 +135,34 @@ class ChunkStore:
                     self._ef = embedding_function(self.config)
         return self._ef
 
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """Turn any chromadb/httpx/sqlite exception inside into a `RetrievalError`."""
+        try:
+            yield
+        except RetrievalError:
+            raise
+        except Exception as exc:
+            raise wrap_store_error(self.config, exc) from exc
+
+    @contextmanager
+    def _opening(self) -> Iterator[None]:
+        """Serialize opening the embedded database across processes (`retrieval.lock`)."""
+        if self.config.chroma_url:
+            yield
+            return
+        from retrieval.lock import open_lock
+
+        with open_lock(self.config.home):
+            yield
+
     @property
     def collection(self) -> Collection:
         """The collection, created on first use and refused if built by another model."""
         with self._lock:
             if self._collection is None:
-                self._collection = self._open()
+                with self._opening():
+                    self._collection = self._open()
             return self._collection
 
     def _open(self) -> Collection:
@@ -120,36 +192,70 @@ class ChunkStore:
             raise EmbeddingMismatchError(
                 f"cannot open index '{name}': {exc}. Re-index with `ra ingest --reindex`."
             ) from exc
+        except Exception as exc:
+            raise wrap_store_error(self.config, exc) from exc
 
     def reset(self) -> None:
         """Drop the collection (used by `ra ingest --reindex`)."""
-        client = _client(self.config)
-        if self.config.collection in {c.name for c in client.list_collections()}:
-            client.delete_collection(self.config.collection)
+        with self.errors(), self._opening():
+            client = _client(self.config)
+            if self.config.collection in {c.name for c in client.list_collections()}:
+                client.delete_collection(self.config.collection)
         self._collection = None
+
+    def move_aside(self) -> Path | None:
+        """Rename a broken embedded store out of the way (kept, never deleted); its new path."""
+        path = self.config.chroma_path
+        with self._lock:
+            self._collection = None
+            _forget_system(path)
+            if not path.exists():
+                return None
+            stamp = now_stamp()
+            dest = path.with_name(f"{path.name}.broken-{stamp}")
+            n = 1
+            while dest.exists():
+                n += 1
+                dest = path.with_name(f"{path.name}.broken-{stamp}-{n}")
+            os.replace(path, dest)
+            return dest
 
     def count(self) -> int:
         """Number of chunks."""
-        return int(self.collection.count())
+        with self.errors():
+            return int(self.collection.count())
+
+    def info(self) -> dict[str, Any]:
+        """The collection metadata: revision, chunk and paper counts of the last ingest."""
+        with self.errors():
+            return dict(self.collection.metadata or {})
 
     def revision(self) -> str | None:
         """The content revision recorded by the last ingest."""
-        value = (self.collection.metadata or {}).get("revision")
+        value = self.info().get("revision")
         return str(value) if value else None
 
-    def set_revision(self, revision: str) -> None:
-        """Record the content revision (collection metadata)."""
-        meta = dict(self.collection.metadata or {})
-        meta.pop("hnsw:space", None)  # immutable after creation; Chroma refuses to modify it
-        meta.update({"revision": revision, "embedding_model": self.model_id})
-        self.collection.modify(metadata=meta)
+    def set_revision(
+        self, revision: str, chunks: int | None = None, papers: int | None = None
+    ) -> None:
+        """Record the content revision and counts (collection metadata)."""
+        with self.errors():
+            meta = dict(self.collection.metadata or {})
+            meta.pop("hnsw:space", None)  # immutable after creation; Chroma refuses to modify it
+            meta.update({"revision": revision, "embedding_model": self.model_id})
+            if chunks is not None:
+                meta["chunks"] = chunks
+            if papers is not None:
+                meta["papers"] = papers
+            self.collection.modify(metadata=meta)
 
     def iter_chunks(self, include_documents: bool = True) -> Iterator[tuple[str, str, dict]]:
         """All chunks as (id, document, metadata), page by page."""
         include: list[Any] = ["metadatas", "documents"] if include_documents else ["metadatas"]
         offset = 0
         while True:
-            page = self.collection.get(limit=PAGE, offset=offset, include=include)
+            with self.errors():
+                page = self.collection.get(limit=PAGE, offset=offset, include=include)
             ids = page["ids"]
             if not ids:
                 return
@@ -170,12 +276,14 @@ class ChunkStore:
         for start in range(0, len(ids), BATCH):
             end = start + BATCH
             docs = list(documents[start:end])
-            self.collection.upsert(
-                ids=list(ids[start:end]),
-                documents=docs,
-                embeddings=self.embed_documents(docs),
-                metadatas=list(metadatas[start:end]),
-            )
+            vectors = self.embed_documents(docs)
+            with self.errors():
+                self.collection.upsert(
+                    ids=list(ids[start:end]),
+                    documents=docs,
+                    embeddings=vectors,
+                    metadatas=list(metadatas[start:end]),
+                )
             if progress:
                 progress(len(docs))
 
@@ -194,19 +302,42 @@ class ChunkStore:
     def delete(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
         for start in range(0, len(ids), PAGE):
-            self.collection.delete(ids=list(ids[start : start + PAGE]))
+            with self.errors():
+                self.collection.delete(ids=list(ids[start : start + PAGE]))
 
     def query(
         self, query: str, n: int, where: dict[str, Any] | None = None
     ) -> list[tuple[str, float]]:
         """Nearest chunks to `query` as (chunk id, cosine distance), nearest first."""
         vector = self.ef([query])
-        result = self.collection.query(
-            query_embeddings=vector, n_results=n, where=where, include=["distances"]
-        )
+        with self.errors():
+            result = self.collection.query(
+                query_embeddings=vector, n_results=n, where=where, include=["distances"]
+            )
         ids = result["ids"][0]
         distances = (result.get("distances") or [[0.0] * len(ids)])[0]
         return list(zip(ids, (float(d) for d in distances), strict=True))
+
+
+def now_stamp() -> str:
+    """A file-name-safe UTC timestamp."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _forget_system(path: Path) -> None:
+    """Drop chromadb's in-process cached system for `path` (it holds the old files open)."""
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+    except ImportError:  # pragma: no cover
+        return
+    system = SharedSystemClient._identifier_to_system.pop(str(path), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+    if system is not None:
+        # A broken store may fail to stop cleanly; it is being discarded anyway.
+        with contextlib.suppress(Exception):
+            system.stop()
 
 
 def refresh_embedded_client(config: RetrievalConfig) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def seed_settings(seed_home: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings pointing at the shared seed index, offline model, no OpenAI variables."""
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "RA_MODEL", "RA_CHROMA_URL"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("RA_CONFIG", str(seed_home / "no-config.toml"))
+    monkeypatch.setenv("RA_CONFIG", os.devnull)
     return load_settings(home=seed_home, model="offline")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -14,13 +15,12 @@ def copy_home(seed_home: Path, dest: Path) -> Path:
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
     """An environment with nothing configured but RA_HOME (and `extra`)."""
-    import os
 
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("OPENAI_", "RA_")) and k != "PYTHONPATH"
     }
-    env.update({"RA_HOME": str(home), "RA_CONFIG": str(home / "no-config.toml")})
+    env.update({"RA_HOME": str(home), "RA_CONFIG": os.devnull})
     env.update(extra)
     return env

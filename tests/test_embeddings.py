@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import warnings
@@ -21,6 +22,7 @@ from retrieval.embeddings import (
     embedding_model_id,
     get_embedder,
 )
+from retrieval.errors import RetrievalError
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = json.loads((REPO / "tests" / "data" / "minilm_reference.json").read_text("utf-8"))
@@ -91,17 +93,17 @@ def test_batching_does_not_change_a_vector(embedder: MiniLMEmbedder) -> None:
 def test_worker_threads_give_the_same_vectors(
     embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from retrieval.embeddings import _SINGLE_THREADED_BLAS
+    from retrieval.blas_threads import SINGLE_THREADED_BLAS
 
     texts = [f"{t} (variant {i})" for i in range(6) for t in REF_TEXTS]
     monkeypatch.setenv("RA_EMBED_THREADS", "1")
     serial = embedder.embed(texts)
     monkeypatch.setenv("RA_EMBED_THREADS", "3")
-    before = _SINGLE_THREADED_BLAS._get() if _SINGLE_THREADED_BLAS.available else None
+    before = SINGLE_THREADED_BLAS.threads()
     threaded = embedder.embed(texts)
     assert np.abs(serial - threaded).max() < 1e-5
     if before is not None:  # numpy's OpenBLAS thread count is restored
-        assert _SINGLE_THREADED_BLAS._get() == before
+        assert SINGLE_THREADED_BLAS.threads() == before
 
 
 def test_truncates_at_256_word_pieces(embedder: MiniLMEmbedder) -> None:
@@ -129,11 +131,11 @@ def test_semantic_similarity(embedder: MiniLMEmbedder) -> None:
 
 
 def test_gelu_is_exact_erf_gelu() -> None:
-    from retrieval.embeddings import _gelu
+    from retrieval.minilm_model import gelu
 
     x = np.linspace(-12, 12, 200_001, dtype=np.float32)
     exact = np.array([v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x.astype(float)])
-    got = _gelu(x.copy()).astype(np.float64)
+    got = gelu(x.copy()).astype(np.float64)
     assert np.abs(got - exact).max() < 2e-6
     assert np.abs((got - exact) / np.maximum(np.abs(x), 1)).max() < 3e-7
 
@@ -192,6 +194,85 @@ def test_factory_selects_chroma_functions(tmp_path: Path, monkeypatch: pytest.Mo
     )
     assert isinstance(ef, OpenAIEmbeddingFunction)
     assert ef.get_config()["model_name"] == "text-embedding-3-large"
+
+
+def test_registry_names_every_configurable_backend(tmp_path: Path) -> None:
+    from typing import get_args
+
+    from retrieval.config import EmbeddingName
+    from retrieval.embedding_backends import REGISTRY
+
+    assert set(REGISTRY) == set(get_args(EmbeddingName))
+    for name, entry in REGISTRY.items():
+        assert entry.name == name and entry.description
+        config = RetrievalConfig(home=tmp_path, embedding=name)  # type: ignore[arg-type]
+        assert embedding_model_id(config).startswith(f"{name}:")
+
+
+def test_unknown_backend_is_a_config_error(tmp_path: Path) -> None:
+    config = RetrievalConfig.model_construct(home=tmp_path, embedding="word2vec")
+    for call in (embedding_function, embedding_model_id):
+        with pytest.raises(RetrievalError) as caught:
+            call(config)
+        assert caught.value.kind == "config"
+        assert "word2vec" in caught.value.message and "minilm" in (caught.value.hint or "")
+
+
+def test_openai_without_a_key_is_one_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("OPENAI_API_KEY", "CHROMA_OPENAI_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "  ")
+    with pytest.raises(RetrievalError) as caught:
+        embedding_function(RetrievalConfig(home=tmp_path, embedding="openai"))
+    err = caught.value
+    assert isinstance(err, EmbeddingModelError) and err.kind == "config"
+    assert "OPENAI_API_KEY" in err.message and "\n" not in err.display()
+    assert "RA_EMBEDDING=minilm" in (err.hint or "")
+
+
+def test_openai_http_failure_is_an_embedding_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real openai client over HTTP to the local test server (it has no /embeddings)."""
+    from tests.openai_server import OpenAIServer
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-123456")
+    with OpenAIServer() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        ef = embedding_function(RetrievalConfig(home=tmp_path, embedding="openai"))
+        with pytest.raises(EmbeddingModelError) as caught:
+            ef(["a query"])
+        assert any(r.path.endswith("/embeddings") for r in server.requests)
+    err = caught.value
+    assert err.kind == "embedding"
+    assert "text-embedding-3-small" in err.message and "OPENAI_BASE_URL" in (err.hint or "")
+    assert "sk-test" not in err.display()
+
+
+@pytest.mark.slow
+def test_chroma_default_offline_is_an_embedding_error(tmp_path: Path) -> None:
+    """No model in the cache and no network (a proxy on a closed port): one error, no trace."""
+    code = f"""
+from pathlib import Path
+from retrieval.config import RetrievalConfig
+from retrieval.embeddings import embedding_function
+from retrieval.errors import RetrievalError
+ef = embedding_function(RetrievalConfig(home=Path({str(tmp_path)!r}), embedding="chroma-default"))
+try:
+    ef(["hello"])
+except RetrievalError as exc:
+    print(exc.kind, exc.display())
+"""
+    env = {**os.environ, "HOME": str(tmp_path), "HTTPS_PROXY": "http://127.0.0.1:9"}
+    env["HTTP_PROXY"] = env["ALL_PROXY"] = env["HTTPS_PROXY"]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("embedding Chroma's default embedding model"), out.stdout
+    assert "RA_EMBEDDING=minilm" in out.stdout
 
 
 def test_chroma_embedding_function_protocol(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def _env(home: Path) -> dict[str, str]:
         for k, v in os.environ.items()
         if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "RA_MODEL", "RA_CHROMA_URL")
     }
-    env.update(RA_HOME=str(home), RA_MODEL="offline", RA_CONFIG=str(home / "none.toml"))
+    env.update(RA_HOME=str(home), RA_MODEL="offline", RA_CONFIG=os.devnull)
     return env
 
 
@@ -75,7 +75,8 @@ def test_eval_cli_bad_input(seed_home: Path, tmp_path: Path) -> None:
     assert f"{bad}:2: invalid JSON" in proc.stderr
 
     proc = _ra(seed_home, "eval", "--misbehave", "nope")
-    assert proc.returncode == 1 and "unknown misbehaviour" in proc.stderr
+    # A bad option value is a usage error (issue 10): exit 2.
+    assert proc.returncode == 2 and "unknown misbehaviour" in proc.stderr
 
     missing = tmp_path / "benchmarks"
     proc = _ra(seed_home, "eval", "--beir", str(missing))

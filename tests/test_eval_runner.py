@@ -7,6 +7,7 @@ misbehaviour, and asserts that the metrics that should catch it drop.
 from __future__ import annotations
 
 import filecmp
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ def runner(seed_home: Path, seed_index: Any, subset: Dataset, tmp_path_factory: 
             with pytest.MonkeyPatch.context() as mp:
                 for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "RA_MODEL", "RA_CHROMA_URL"):
                     mp.delenv(var, raising=False)
-                mp.setenv("RA_CONFIG", str(seed_home / "no-config.toml"))
+                mp.setenv("RA_CONFIG", os.devnull)
                 settings = load_settings(home=seed_home, model="offline")
                 index = RandomSourcesIndex(seed_index) if random_sources else seed_index
                 db = db_dir / f"{len(cache)}.db"

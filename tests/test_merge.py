@@ -13,6 +13,8 @@ from retrieval.merge import (
     abstract_similarity,
     abstract_words,
     merge_papers,
+    merge_records,
+    title_key,
 )
 from retrieval.models import Paper, SourceRef
 from retrieval.parsers import parse_file
@@ -160,8 +162,10 @@ def test_different_arxiv_ids_never_merge() -> None:
 
 
 def test_chains_merge_through_union_find() -> None:
+    # Changed by issue 11: a shared title alone no longer merges (the abstracts must agree),
+    # so b's abstract is now a version of a's.
     a = _paper(1, title="Zorblax: Streaming Tokenizers", abstract=LONG)
-    b = _paper(2, title="Zorblax - streaming tokenizers!", abstract="Short other text.")
+    b = _paper(2, title="Zorblax - streaming tokenizers!", abstract=LONG + " Code is out.")
     c = _paper(
         3,
         title="Zorblax… (arXiv:2401.00003)",
@@ -169,10 +173,16 @@ def test_chains_merge_through_union_find() -> None:
         arxiv_id="2401.00003",
         abstract=LONG.replace("4x", "five times"),
     )
-    (merged,) = merge_papers([a, b, c])
+    result = merge_records([a, b, c])
+    (merged,) = result.papers
     assert merged.paper_id == "2401.00003" and merged.arxiv_id == "2401.00003"
     assert merged.title == "Zorblax: Streaming Tokenizers"
     assert [s.file for s in merged.sources] == ["f1.jsonl", "f2.jsonl", "f3.jsonl"]
+    (event,) = result.merges
+    assert [s.file for s in event.sources] == ["f1.jsonl", "f2.jsonl", "f3.jsonl"]
+    assert 'f1.jsonl:1 + f2.jsonl:2: same title "Zorblax: Streaming Tokenizers"' in event.reason
+    assert "similar abstracts (similarity 0.9" in event.reason
+    assert result.conflicts == []
 
 
 def test_richest_fields_win() -> None:
@@ -200,7 +210,9 @@ def test_richest_fields_win() -> None:
         code_url="https://example.org/code",
         has_code=True,
     )
-    c = _paper(3, title="Paper number 1", abstract="Different.", authors=["A", "B", "C", "D"])
+    # Changed by issue 11: c merges through the shared title only with a compatible abstract.
+    shorter = LONG.replace(" while keeping accuracy", "")
+    c = _paper(3, title="Paper number 1", abstract=shorter, authors=["A", "B", "C", "D"])
     (merged,) = merge_papers([a, b, c])
     assert merged.title == "Paper number 1"
     assert merged.authors == ["A", "B", "C", "D"] and not merged.authors_truncated
@@ -215,3 +227,152 @@ def test_richest_fields_win() -> None:
 def test_unrelated_records_stay_apart_and_keep_order() -> None:
     papers = [_paper(n) for n in range(5)]
     assert merge_papers(papers) == papers
+
+
+# --- auditable merging (issue 11) -----------------------------------------------------------
+
+OTHER = (
+    "Quantum annealers schedule freight trains across alpine passes; we benchmark twelve "
+    "heuristics on timetables from three railway operators and report energy savings."
+)
+
+
+def test_seed_merges_are_listed_with_reasons(records: list[Paper]) -> None:
+    result = merge_records(records)
+    assert len(result.papers) == 51 and result.conflicts == []
+    assert sorted(m.paper_id for m in result.merges) == sorted(SHARED)
+    reasons = {m.paper_id: m.reason for m in result.merges}
+    # The two rewritten abstracts: similar enough, and nothing (id, title) contradicts.
+    assert reasons["2410.16665"] == (
+        "similar abstracts (similarity 0.56), no conflicting id or title"
+    )
+    assert "similarity 0.70" in reasons["2506.02175"]
+    for m in result.merges:
+        assert [s.format for s in m.sources] == ["profile", "arxiv-listing"]
+
+
+def test_same_arxiv_id_rewritten_abstracts_merge(records: list[Paper]) -> None:
+    """The SafetyAnalyst versions (similarity 0.56) under one arXiv id are one paper."""
+    profile = next(p for p in records if p.title.startswith("SafetyAnalyst"))
+    listing = next(p for p in records if p.arxiv_id == "2410.16665")
+    tagged = profile.model_copy(update={"arxiv_id": "2410.16665"})
+    result = merge_records([tagged, listing])
+    (paper,) = result.papers
+    assert paper.paper_id == "2410.16665" and paper.title.startswith("SafetyAnalyst")
+    (event,) = result.merges
+    assert event.reason == "same arXiv id 2410.16665, abstract similarity 0.56"
+
+
+def test_same_arxiv_id_different_abstracts_is_a_reported_conflict() -> None:
+    a = _paper(1, paper_id="2401.00001", arxiv_id="2401.00001", abstract=LONG, title="Zorblax")
+    b = _paper(2, paper_id="2401.00001", arxiv_id="2401.00001", abstract=OTHER, title="Trains")
+    result = merge_records([a, b])
+    assert [p.title for p in result.papers] == ["Zorblax", "Trains"]
+    assert [p.abstract for p in result.papers] == [LONG, OTHER]  # nothing mixed
+    assert [p.paper_id for p in result.papers] == ["2401.00001", "2401.00001~2"]
+    assert result.merges == []
+    (conflict,) = result.conflicts
+    assert str(conflict) == (
+        "f2.jsonl:2: conflicts with f1.jsonl:1 (same arXiv id 2401.00001, different abstracts)"
+    )
+    assert (conflict.key, conflict.paper_id, conflict.other_paper_id) == (
+        "arXiv id 2401.00001",
+        "2401.00001~2",
+        "2401.00001",
+    )
+    assert conflict.similarity < ABSTRACT_THRESHOLD
+    # Merging the result again changes nothing and reports the same conflict.
+    again = merge_records(result.papers)
+    assert again.papers == result.papers and len(again.conflicts) == 1
+
+
+def test_same_id_with_an_empty_abstract_merges() -> None:
+    a = _paper(1, arxiv_id="2401.00001", abstract=LONG)
+    b = _paper(2, arxiv_id="2401.00001", abstract="", title="Zorblax")
+    result = merge_records([a, b])
+    (paper,) = result.papers
+    assert paper.abstract == LONG
+    assert result.merges[0].reason == "same arXiv id 2401.00001, one abstract is empty"
+
+
+def test_same_doi_merges_and_different_dois_never_do() -> None:
+    a = _paper(1, doi="10.1145/3.14", abstract=LONG, title="Zorblax")
+    b = _paper(2, doi="10.1145/3.14", abstract=LONG + " Extra.", title="Zorblax Streams")
+    c = _paper(3, doi="10.1145/2.71", abstract=LONG, title="Zorblax")
+    result = merge_records([a, b, c])
+    assert [len(p.sources) for p in result.papers] == [2, 1]
+    assert result.merges[0].reason.startswith("same DOI 10.1145/3.14, ")
+    (conflict,) = result.conflicts
+    # A shared title under different DOIs is two papers; their identical abstracts are said.
+    assert conflict.reason == (
+        "near-identical abstracts (similarity 1.00), different DOIs 10.1145/3.14 and 10.1145/2.71"
+    )
+
+
+def test_same_title_different_abstracts_is_a_conflict() -> None:
+    a = _paper(1, title="Zorblax: Streaming Tokenizers", abstract=LONG)
+    b = _paper(2, title="ZORBLAX — streaming tokenizers", abstract=OTHER)
+    result = merge_records([a, b])
+    assert len(result.papers) == 2
+    assert result.papers[0].paper_id != result.papers[1].paper_id
+    (conflict,) = result.conflicts
+    assert str(conflict) == (
+        "f2.jsonl:2: conflicts with f1.jsonl:1 "
+        '(same title "Zorblax: Streaming Tokenizers", different abstracts)'
+    )
+
+
+def test_same_title_different_arxiv_ids_are_two_papers_without_conflict() -> None:
+    a = _paper(1, title="Introduction", arxiv_id="2401.00001", abstract=LONG)
+    b = _paper(2, title="Introduction", arxiv_id="2401.00002", abstract=OTHER)
+    result = merge_records([a, b])
+    assert len(result.papers) == 2 and result.conflicts == []
+
+
+def test_non_latin_titles_have_keys_of_their_own() -> None:
+    assert title_key("Обучение языковых моделей") == "обучение языковых моделей"
+    assert title_key("Обучение  языковых МОДЕЛЕЙ!") == "обучение языковых моделей"
+    assert title_key("Обучение языковых моделей") != title_key("Оценка языковых моделей")
+    assert title_key("大型语言模型的安全性") == "大型语言模型的安全性"
+    assert title_key("Ｓｔｒａｓｓｅ") == title_key("STRASSE") == title_key("straße")  # NFKC
+    assert title_key("Μηχανική Μάθηση") == "μηχανική μάθηση"
+    assert title_key("हिन्दी भाषा") == "हिन्दी भाषा"  # combining vowel signs kept
+    assert title_key("—!?") is None
+
+
+def test_two_russian_titled_papers_never_merge() -> None:
+    """Issue 11 case 1: different Cyrillic titles once normalized to the same empty key."""
+    a = _paper(1, title="Обучение языковых моделей безопасности", abstract=LONG)
+    b = _paper(2, title="Оценка устойчивости диалоговых систем", abstract=LONG + " Also.")
+    result = merge_records([a, b])
+    assert [p.title for p in result.papers] == [a.title, b.title]
+    assert len({p.paper_id for p in result.papers}) == 2
+    (conflict,) = result.conflicts  # near-identical abstracts under different titles: said
+    assert conflict.key == "abstract"
+    assert conflict.reason.startswith("near-identical abstracts (similarity 0.9")
+    assert conflict.reason.endswith("different titles")
+    # The same Russian title, spelled with other spacing and case, does merge.
+    c = _paper(3, title="обучение  ЯЗЫКОВЫХ моделей безопасности", abstract=LONG)
+    assert len(merge_records([a, c]).papers) == 1
+
+
+def test_cyrillic_abstracts_are_compared_by_their_words() -> None:
+    text = "Мы изучаем безопасность больших языковых моделей в многоходовых диалогах " * 3
+    assert abstract_words("Привет, мир!") == ["привет", "мир"]
+    assert abstract_words("大型语言") == ["大", "型", "语", "言"]
+    a = _paper(1, title="Обучение", abstract=text)
+    b = _paper(2, title="Обучение", abstract="Совсем другой текст про поезда и горы " * 3)
+    assert len(merge_records([a, b]).conflicts) == 1
+    d = _paper(4, arxiv_id="2401.00009", title="x", title_is_display=True, abstract=text)
+    assert len(merge_records([a, d]).papers) == 1  # a titled record + an id-only record
+
+
+def test_different_arxiv_ids_with_near_identical_abstracts_are_reported() -> None:
+    a = _paper(1, arxiv_id="2401.00001", abstract=LONG)
+    b = _paper(2, arxiv_id="2401.00002", abstract=LONG, title="Paper number 1")
+    result = merge_records([a, b])
+    assert len(result.papers) == 2
+    (conflict,) = result.conflicts
+    assert conflict.reason == (
+        "near-identical abstracts (similarity 1.00), different arXiv ids 2401.00001 and 2401.00002"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -177,7 +178,7 @@ def test_tiny_context_window_still_fits_and_cites(
 def test_injected_instructions_in_a_paper_are_data(tmp_path: Path, monkeypatch: Any) -> None:
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "RA_MODEL", "RA_CHROMA_URL"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("RA_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("RA_CONFIG", os.devnull)
     papers = tmp_path / "evil.jsonl"
     evil = {
         "title": "Guarding Chat Assistants Against Multi-Turn Jailbreaks",

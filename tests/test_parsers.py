@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -419,3 +420,191 @@ def test_parsers_import_without_bibtexparser() -> None:
         cwd=Path(__file__).resolve().parents[1],
     ).stdout
     assert out.strip() == "False"
+
+
+# --- nothing dropped silently (issue 11) ------------------------------------------------------
+
+
+def test_bibtex_raw_percent_is_content(tmp_path: Path) -> None:
+    path = tmp_path / "pct.bib"
+    path.write_text(
+        "@article{pct,\n"
+        "  title = {Attacks 100% of the Time},\n"
+        "  abstract = {Classifiers miss 40% of attacks. Limitations: we test English only,\n"
+        "    and 5\\% of prompts %are ambiguous.},\n"
+        '  note = "10% quoted",\n'
+        "  year = 2024\n"
+        "}\n"
+        "% a real comment between entries\n"
+    )
+    result = parse_file(path)
+    assert result.issues == []
+    (paper,) = result.papers
+    assert paper.title == "Attacks 100% of the Time"
+    assert paper.abstract == (
+        "Classifiers miss 40% of attacks. Limitations: we test English only, "
+        "and 5% of prompts %are ambiguous."
+    )
+
+
+def test_bibtex_reports_what_it_cannot_keep(tmp_path: Path) -> None:
+    path = tmp_path / "lost.bib"
+    path.write_text(
+        "@article{a,\n  title = {Fine},\n  month = {Foo},\n  year = 2024,\n"
+        "  doi = {not-a-doi},\n  abstract = {Kept.}\n}\n"
+        "\n"
+        "article{lost,\n  title = {Lost},\n  abstract = {Lost abstract.}\n}\n"
+    )
+    result = parse_file(path)
+    assert [p.title for p in result.papers] == ["Fine"]
+    assert result.papers[0].date == "2024" and result.papers[0].doi is None
+    messages = [str(i) for i in result.issues]
+    assert messages == [
+        f"{path}:1: entry 'a': month 'Foo' not understood; field ignored",
+        f"{path}:1: entry 'a': 'doi' 'not-a-doi' is not a DOI; field ignored",
+        f"{path}:9: text outside any entry ignored: 'article{{lost,'... (a missing '@'?)",
+    ]
+
+
+def test_bibtex_doi_is_kept_lower_case(tmp_path: Path) -> None:
+    path = tmp_path / "doi.bib"
+    path.write_text("@article{d,\n  title = {T},\n  doi = {10.1145/ABC.1},\n  abstract = {A.}\n}\n")
+    (paper,) = parse_file(path).papers
+    assert paper.doi == "10.1145/abc.1" and paper.url == "https://doi.org/10.1145/abc.1"
+
+
+def test_jsonl_repeated_field_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "rep.jsonl"
+    path.write_text(
+        '{"title": "T", "abstract": "first", "abstract": "second"}\n'
+        '{"title": "U", "abstract": "ok", "doi": "https://doi.org/10.1145/X"}\n'
+        '{"title": "V", "abstract": "ok", "doi": "nope"}\n'
+    )
+    result = parse_file(path)
+    assert [(p.title, p.doi) for p in result.papers] == [("U", "10.1145/x")]
+    messages = _messages(result)
+    assert messages[1] == "field 'abstract' appears twice; record skipped"
+    assert messages[3].startswith("field 'doi': not a DOI")
+
+
+def test_listing_reports_links_it_cannot_keep(tmp_path: Path) -> None:
+    path = tmp_path / "links.txt"
+    path.write_text(
+        "We study links in listings.\n"
+        "Code: https://github.com/a/b\n"
+        "Code: https://github.com/a/c\n"
+        "Project page: https://example.org/p\n"
+        "12 pages, 3 figures\n"
+        "arXiv:2401.01234\n"
+    )
+    result = parse_file(path)
+    (paper,) = result.papers
+    assert paper.abstract == "We study links in listings."
+    assert paper.code_url == "https://github.com/a/b"
+    assert [str(i) for i in result.issues] == [
+        f"{path}:3: link line 'Code: https://github.com/a/c' not kept "
+        "(only a first 'Code:' link is)",
+        f"{path}:4: link line 'Project page: https://example.org/p' not kept "
+        "(only a first 'Code:' link is)",
+    ]
+
+
+# --- streaming and the format table (issues 8, 10, 11) ----------------------------------------
+
+
+def test_iter_parse_streams_and_fails_early(tmp_path: Path) -> None:
+    from retrieval.parsers import iter_parse
+
+    path = tmp_path / "many.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"title": f"Paper {n}", "abstract": f"Abstract {n}."}) + "\n"
+            for n in range(50)
+        )
+    )
+    records = iter_parse(path)
+    assert not isinstance(records, list)
+    first = next(records)
+    assert isinstance(first, Paper) and first.title == "Paper 0"
+    assert sum(1 for _ in records) == 49
+    (tmp_path / "bad.jsonl").write_bytes(b'{"title": "x", "abstract": "caf\xe9"}\n')
+    with pytest.raises(SourceFileError, match="not UTF-8"):
+        iter_parse(tmp_path / "bad.jsonl")  # raised by the call, before any record
+
+
+def _streaming_peak(path: Path, records: int) -> int:
+    """Peak traced memory while counting the papers of a generated JSONL file."""
+    import tracemalloc
+
+    from retrieval.parsers import iter_parse
+
+    abstract = "We measure memory while parsing records one at a time. " * 12
+    with path.open("w") as out:
+        for n in range(records):
+            out.write(json.dumps({"title": f"Paper {n}", "abstract": abstract}) + "\n")
+    tracemalloc.start()
+    try:
+        count = sum(1 for r in iter_parse(path) if isinstance(r, Paper))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == records
+    return peak
+
+
+def test_parsing_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
+    """Streaming: a file 3 times larger peaks at about the same traced memory."""
+    small = _streaming_peak(tmp_path / "small.jsonl", 1000)
+    big = _streaming_peak(tmp_path / "big.jsonl", 3000)
+    big_size = (tmp_path / "big.jsonl").stat().st_size
+    assert big_size > 2_000_000
+    assert big < small * 1.5
+    assert big < big_size / 2
+
+
+def test_bibtex_batches_equal_one_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cut into batches of a few lines, a BibTeX file gives what one parse gives."""
+    import retrieval.parsers.bibtex as bib
+
+    path = tmp_path / "batched.bib"
+    path.write_text(
+        "@string{acl = {Proc. of ACL}}\n"
+        "@article{a,\n  title = {First},\n  journal = acl,\n  abstract = {One 10% two.}\n}\n"
+        "@article{b,\n  title = {Second},\n  abstract = {Two.}\n}\n"
+        "@article{a,\n  title = {Again},\n  abstract = {Dup.}\n}\n"
+        "@article{c,\n  title = {Third},\n  note = acl,\n  abstract = {Three.}\n}\n"
+        "@article{broken,\n  title = {Broken\n"
+        "@article{d,\n  title = {Fourth},\n  abstract = {Four.}\n}\n"
+    )
+    whole = parse_file(path)
+    monkeypatch.setattr(bib, "BATCH_LINES", 3)
+    batched = parse_file(path)
+    assert [p.model_dump() for p in batched.papers] == [p.model_dump() for p in whole.papers]
+    assert [str(i) for i in batched.issues] == [str(i) for i in whole.issues]
+    assert [(p.title, p.sources[0].line) for p in whole.papers] == [
+        ("First", 2),
+        ("Second", 7),
+        ("Third", 15),
+        ("Fourth", 22),
+    ]
+    assert whole.papers[0].abstract == "One 10% two."
+    messages = _messages(batched)
+    assert messages[11] == "duplicate entry key 'a' (first on line 2); skipped"
+    assert "syntax error" in messages[20]
+
+
+def test_the_format_table_drives_detection_and_folders(tmp_path: Path) -> None:
+    from retrieval.parsers.registry import FOLDER_SUFFIXES, FORMATS, find_format
+
+    names = [f.name for f in FORMATS]
+    assert names == ["jsonl", "bibtex", "profile", "arxiv-listing"]
+    assert {".jsonl", ".ndjson", ".bib", ".bibtex", ".txt"} == FOLDER_SUFFIXES
+    for fmt in FORMATS:
+        for suffix in fmt.suffixes:
+            found = find_format(suffix.upper(), [])
+            assert found is fmt
+    (tmp_path / "notes.txt").write_text("Just notes.\n")
+    message = _error(tmp_path / "notes.txt")
+    for fmt in FORMATS:
+        assert fmt.label in message
+    assert find_format(".txt", ["", "@misc{x,"]) is FORMATS[1]

@@ -1,111 +1,96 @@
-"""Input parsers: detect a file's format, parse it into papers and `file:line` issues.
+"""Input parsers: detect a file's format, stream its papers and `file:line` issues.
 
-Formats (docs/formats.md): JSONL (.jsonl, .ndjson), BibTeX (.bib, .bibtex), and two text
-listings sniffed by content (.txt or any other text file): the profile listing and the
-arXiv listing.
+The formats live in one table, `retrieval.parsers.registry.FORMATS` (docs/formats.md):
+JSONL (.jsonl, .ndjson), BibTeX (.bib, .bibtex), and two text listings sniffed by content
+(.txt or any other text file): the profile listing and the arXiv listing.
+
+`iter_parse(path)` yields records one at a time (bounded memory whatever the file size);
+`parse_file(path)` collects them into a `ParseResult`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
-from retrieval.models import ParseResult
+from retrieval.models import Paper, ParseIssue, ParseResult
 from retrieval.parsers.errors import SourceFileError
+from retrieval.parsers.source import check_file, head, iter_lines, text_lines
 
 __all__ = [
     "FORMATS",
-    "SUFFIXES",
     "SourceFileError",
     "detect_format",
+    "iter_parse",
     "iter_source_files",
     "parse_file",
     "read_text",
 ]
 
-FORMATS = ("jsonl", "bibtex", "profile", "arxiv-listing")
-SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".bib": "bibtex", ".bibtex": "bibtex"}
-# Folders are expanded to files with these suffixes (.txt is sniffed by content).
-FOLDER_SUFFIXES = frozenset({*SUFFIXES, ".txt"})
 
-_SUPPORTED = (
-    "JSONL (.jsonl, .ndjson), BibTeX (.bib, .bibtex), or a profile listing or arXiv "
-    "listing as text (.txt); see docs/formats.md"
-)
-_BIBTEX_ENTRY = re.compile(r"^\s*@[A-Za-z]+\s*[{(]", re.MULTILINE)
+def __getattr__(name: str) -> object:
+    # The format table is loaded on first use (it imports every parser module).
+    if name == "FORMATS":
+        from retrieval.parsers.registry import FORMATS
+
+        return tuple(f.name for f in FORMATS)
+    raise AttributeError(name)
 
 
 def read_text(path: Path) -> str:
     """The file's text (UTF-8), or SourceFileError if it is not a readable, non-empty text."""
-    if path.is_dir():
-        raise SourceFileError(path, "is a directory, not a file")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise SourceFileError(path, "no such file") from None
-    except PermissionError:
-        raise SourceFileError(path, "cannot read the file: permission denied") from None
-    except OSError as exc:
-        raise SourceFileError(path, f"cannot read the file: {exc.strerror or exc}") from None
-    if b"\x00" in data:
-        raise SourceFileError(path, "binary file (contains NUL bytes), not text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        byte = data[exc.start]
-        reason = f"not UTF-8 text (byte 0x{byte:02x} at offset {exc.start}): binary file?"
-        raise SourceFileError(path, reason) from None
-    if not text.strip():
-        raise SourceFileError(path, "empty file" if not text else "file has only whitespace")
-    return text
+    check_file(path)
+    return path.read_text(encoding="utf-8-sig")
 
 
-def detect_format(path: Path, text: str) -> str:
-    """One of FORMATS: by suffix for JSONL/BibTeX, else sniffed from the content."""
-    from retrieval.parsers.arxiv_listing import looks_like_arxiv_listing
-    from retrieval.parsers.profile import looks_like_profile
+def detect_format(path: Path, text: str | None = None) -> str:
+    """The format's name: by suffix, else sniffed from the first lines (of `text` if given)."""
+    from retrieval.parsers.registry import BY_SUFFIX, SUPPORTED, find_format
+    from retrieval.parsers.source import HEAD_LINES
 
-    by_suffix = SUFFIXES.get(path.suffix.lower())
-    if by_suffix:
-        return by_suffix
-    first = next(line.strip() for line in text.splitlines() if line.strip())
-    if first.startswith("{"):
-        return "jsonl"
-    if _BIBTEX_ENTRY.search(text):
-        return "bibtex"
-    if looks_like_profile(text):
-        return "profile"
-    if looks_like_arxiv_listing(text):
-        return "arxiv-listing"
-    raise SourceFileError(path, f"unknown format: expected {_SUPPORTED}")
+    by_suffix = BY_SUFFIX.get(path.suffix.lower())
+    if by_suffix is not None:  # no need to read the file
+        return by_suffix.name
+    lines = text_lines(text)[:HEAD_LINES] if text is not None else head(path)
+    found = find_format(path.suffix, lines)
+    if found is None:
+        raise SourceFileError(path, f"unknown format: expected {SUPPORTED}")
+    return found.name
+
+
+def iter_parse(path: Path, *, today: date | None = None) -> Iterator[Paper | ParseIssue]:
+    """Papers and issues of one file, one at a time, in file order; display text cleaned.
+
+    The file is checked (readable, UTF-8, not empty) and its format found before this
+    returns, so SourceFileError comes at once; the records are then read lazily.
+    `today` dates the profile listing's year-less dates.
+    """
+    from retrieval.parsers.clean import clean_issue, clean_paper
+    from retrieval.parsers.registry import BY_NAME
+
+    check_file(path)
+    fmt = BY_NAME[detect_format(path)]
+    records = fmt.parse(iter_lines(path), str(path), today)
+    return (clean_paper(r) if isinstance(r, Paper) else clean_issue(r) for r in records)
 
 
 def parse_file(path: Path, *, today: date | None = None) -> ParseResult:
-    """Parse one input file; `today` dates the profile listing's year-less dates."""
-    text = read_text(path)
-    fmt = detect_format(path, text)
-    file = str(path)
-    if fmt == "jsonl":
-        from retrieval.parsers.jsonl import parse_jsonl
-
-        return parse_jsonl(text, file)
-    if fmt == "bibtex":
-        from retrieval.parsers.bibtex import parse_bibtex
-
-        return parse_bibtex(text, file)
-    if fmt == "profile":
-        from retrieval.parsers.profile import parse_profile
-
-        return parse_profile(text, file, today=today)
-    from retrieval.parsers.arxiv_listing import parse_arxiv_listing
-
-    return parse_arxiv_listing(text, file)
+    """All papers and issues of one file (issues sorted by line)."""
+    result = ParseResult()
+    for record in iter_parse(path, today=today):
+        if isinstance(record, Paper):
+            result.papers.append(record)
+        else:
+            result.issues.append(record)
+    result.issues.sort(key=lambda i: i.line)
+    return result
 
 
 def iter_source_files(paths: Sequence[Path]) -> list[Path]:
     """Files to ingest: files as given, folders expanded recursively (sorted, no hidden)."""
+    from retrieval.parsers.registry import FOLDER_SUFFIXES
+
     found: list[Path] = []
     seen: set[Path] = set()
     for path in paths:

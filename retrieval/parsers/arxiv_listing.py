@@ -14,11 +14,12 @@ There are no titles: each record gets a display title built from its abstract an
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from retrieval.ids import paper_id_for
-from retrieval.models import Paper, ParseResult, SourceRef
-from retrieval.parsers.errors import issue, split_lines
+from retrieval.models import Paper, ParseIssue, SourceRef
+from retrieval.parsers.errors import issue
 
 FORMAT = "arxiv-listing"
 
@@ -46,9 +47,9 @@ class _Pending:
     code_url: str | None = None
 
 
-def looks_like_arxiv_listing(text: str) -> bool:
+def looks_like_arxiv_listing(head: list[str]) -> bool:
     """True when some line starts with `arXiv:` followed by a valid id."""
-    return any(_ID_LINE.match(line) and split_id(line[6:])[0] for line in split_lines(text)[:2000])
+    return any(_ID_LINE.match(line) and split_id(line[6:])[0] for line in head)
 
 
 def split_id(tail: str) -> tuple[str | None, str, str]:
@@ -85,66 +86,56 @@ def display_title(abstract: str, arxiv_id: str | None = None) -> str:
     return f"{text} (arXiv:{arxiv_id})" if arxiv_id else text
 
 
-def parse_arxiv_listing(text: str, file: str) -> ParseResult:
-    """Parse an arXiv listing into papers (display titles), reporting malformed records."""
-    result = ParseResult()
+def iter_arxiv_listing(lines: Iterable[str], file: str) -> Iterator[Paper | ParseIssue]:
+    """An arXiv listing, one record at a time (display titles), malformed ones reported."""
     pending = _Pending()
-    for i, raw in enumerate(split_lines(text)):
+    for lineno, raw in enumerate(lines, 1):
         line = raw.strip()
-        lineno = i + 1
         if _ID_LINE.match(line):
             arxiv_id, token, rest = split_id(line[6:])
-            _close(pending, arxiv_id, token, lineno, file, result)
+            yield _close(pending, arxiv_id, token, lineno, file)
             pending = _Pending()
             line = rest.strip()
         if not line:
             continue
         if not pending.parts:
             pending.line, pending.parts = lineno, [line]
-        elif m := _CODE.match(line):
-            pending.code_url = pending.code_url or m["url"]
-        elif not (_LINK.match(line) or (len(line) <= 300 and _COMMENT.match(line))):
+        elif (m := _CODE.match(line)) and pending.code_url is None:
+            pending.code_url = m["url"]
+        elif m or _LINK.match(line):  # a link with no field to keep it: said, not lost
+            message = f"link line {line!r} not kept (only a first 'Code:' link is)"
+            yield issue(file, lineno, message)
+        elif not (len(line) <= 300 and _COMMENT.match(line)):
             pending.parts.append(line)
     if pending.parts:
         message = "abstract has no closing arXiv id (end of file reached); record skipped"
-        result.issues.append(issue(file, pending.line, message))
-    return result
+        yield issue(file, pending.line, message)
 
 
 def _close(
-    pending: _Pending,
-    arxiv_id: str | None,
-    token: str,
-    lineno: int,
-    file: str,
-    result: ParseResult,
-) -> None:
-    """Turn the pending abstract into a paper closed by `arxiv_id` (or report why not)."""
+    pending: _Pending, arxiv_id: str | None, token: str, lineno: int, file: str
+) -> Paper | ParseIssue:
+    """The pending abstract as a paper closed by `arxiv_id`, or the issue saying why not."""
     if not pending.parts:
-        message = f"arXiv id {token or '(empty)'!r} closes no abstract"
-        result.issues.append(issue(file, lineno, message))
-        return
+        return issue(file, lineno, f"arXiv id {token or '(empty)'!r} closes no abstract")
     if arxiv_id is None:
         message = (
             f"invalid arXiv id {token or '(empty)'!r} closing the abstract "
             f"that starts on line {pending.line}; record skipped"
         )
-        result.issues.append(issue(file, lineno, message))
-        return
+        return issue(file, lineno, message)
     abstract = " ".join(pending.parts)
     year, month = id_year_month(arxiv_id)
-    result.papers.append(
-        Paper(
-            paper_id=paper_id_for(arxiv_id=arxiv_id, title=None, abstract=abstract),
-            title=display_title(abstract, arxiv_id),
-            title_is_display=True,
-            year=year,
-            date=month,
-            arxiv_id=arxiv_id,
-            url=f"https://arxiv.org/abs/{arxiv_id}",
-            code_url=pending.code_url,
-            has_code=pending.code_url is not None,
-            abstract=abstract,
-            sources=[SourceRef(file=file, line=pending.line, format=FORMAT)],
-        )
+    return Paper(
+        paper_id=paper_id_for(arxiv_id=arxiv_id, title=None, abstract=abstract),
+        title=display_title(abstract, arxiv_id),
+        title_is_display=True,
+        year=year,
+        date=month,
+        arxiv_id=arxiv_id,
+        url=f"https://arxiv.org/abs/{arxiv_id}",
+        code_url=pending.code_url,
+        has_code=pending.code_url is not None,
+        abstract=abstract,
+        sources=[SourceRef(file=file, line=pending.line, format=FORMAT)],
     )

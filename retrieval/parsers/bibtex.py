@@ -4,21 +4,49 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from retrieval.ids import paper_id_for
-from retrieval.models import Paper, ParseIssue, ParseResult, SourceRef
+from retrieval.ids import normalize_doi, paper_id_for
+from retrieval.models import Paper, ParseIssue, SourceRef
 from retrieval.parsers.arxiv_listing import display_title, id_year_month, split_id
 from retrieval.parsers.errors import SourceFileError, issue
 
 if TYPE_CHECKING:
     from bibtexparser.library import Library
+    from bibtexparser.middlewares.middleware import Middleware
     from bibtexparser.model import Entry, ParsingFailedBlock
 
 FORMAT = "bibtex"
 
 _ARXIV_IN_TEXT = re.compile(r"arxiv[:./\s]*(?:abs/|pdf/)?", re.IGNORECASE)
 _YEAR = re.compile(r"^\s*(\d{4})\s*$")
+
+
+_ENTRY_START = re.compile(r"^\s*@[A-Za-z]+\s*[{(]")
+# Lines per bibtexparser call (cut at the next entry start): bounded memory for big files.
+BATCH_LINES = 5000
+_RAW_PERCENT = re.compile(r"(?<!\\)%")
+# Text outside entries that looks like an entry that lost its '@' ("article{key,").
+_LOST_ENTRY = re.compile(r"^\s*[A-Za-z]+\s*[{(]\s*[^\s,]*\s*,", re.MULTILINE)
+
+
+def _percent_is_text() -> Middleware:
+    """A middleware escaping raw `%` in field values before LaTeX decoding.
+
+    In a BibTeX value `%` is content ("miss 40% of attacks"); the LaTeX decoder would read
+    it as a comment and drop the rest of the line.
+    """
+    from bibtexparser.middlewares.middleware import BlockMiddleware
+
+    class PercentIsText(BlockMiddleware):
+        def transform_entry(self, entry: Entry, library: Library) -> Entry:
+            for f in entry.fields:
+                if isinstance(f.value, str) and "%" in f.value:
+                    f.value = _RAW_PERCENT.sub(r"\\%", f.value)
+            return entry
+
+    return PercentIsText()
 
 
 def _parse_library(text: str) -> Library:
@@ -28,6 +56,7 @@ def _parse_library(text: str) -> Library:
 
     stack = [
         m.NormalizeFieldKeys(),
+        _percent_is_text(),
         m.LatexDecodingMiddleware(),
         m.SeparateCoAuthors(),
         m.MonthIntMiddleware(allow_inplace_modification=True),
@@ -71,9 +100,8 @@ def find_arxiv_id(fields: dict[str, str]) -> str | None:
     return None
 
 
-def _entry_paper(entry: Entry, file: str, issues: list[ParseIssue]) -> Paper | None:
-    """A paper from one entry, or None (and an issue) when it cannot be one."""
-    line = (entry.start_line or 0) + 1
+def _entry_paper(entry: Entry, file: str, line: int, issues: list[ParseIssue]) -> Paper | None:
+    """A paper from one entry (starting on `line`), or None (and an issue) if it cannot be."""
     fields = {f.key: f.value for f in entry.fields}
     text = {k: _clean(v) for k, v in fields.items() if not isinstance(v, list)}
     abstract = text.get("abstract", "")
@@ -95,6 +123,9 @@ def _entry_paper(entry: Entry, file: str, issues: list[ParseIssue]) -> Paper | N
             return None
         year = int(m[1])
     month = fields.get("month")
+    if month is not None and not (isinstance(month, int) and 1 <= month <= 12):
+        message = f"entry '{entry.key}': month {_clean(month)!r} not understood; field ignored"
+        issues.append(issue(file, line, message))
     when = f"{year}-{month:02d}" if year and isinstance(month, int) and 1 <= month <= 12 else None
     if when is None and arxiv_id:
         id_year, id_month = id_year_month(arxiv_id)
@@ -102,7 +133,12 @@ def _entry_paper(entry: Entry, file: str, issues: list[ParseIssue]) -> Paper | N
             year, when = id_year, id_month
     authors = fields.get("author", [])
     names = [_first_last(a) for a in (authors if isinstance(authors, list) else [authors])]
-    doi = text.get("doi")
+    doi = normalize_doi(text.get("doi", ""))
+    if text.get("doi") and doi is None:
+        message = f"entry '{entry.key}': 'doi' {text['doi']!r} is not a DOI; field ignored"
+        issues.append(issue(file, line, message))
+    if doi and doi.startswith("10.48550/"):  # arXiv's own DOI: already the arXiv id
+        doi = None
     url = text.get("url") or (f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else None)
     return Paper(
         paper_id=paper_id_for(arxiv_id=arxiv_id, title=title, abstract=abstract),
@@ -113,19 +149,20 @@ def _entry_paper(entry: Entry, file: str, issues: list[ParseIssue]) -> Paper | N
         year=year,
         date=when or (str(year) if year else None),
         arxiv_id=arxiv_id,
+        doi=doi,
         url=url or (f"https://doi.org/{doi}" if doi else None),
         abstract=abstract,
         sources=[SourceRef(file=file, line=line, format=FORMAT)],
     )
 
 
-def _failure_message(block: ParsingFailedBlock) -> str:
+def _failure_message(block: ParsingFailedBlock, offset: int) -> str:
     """What went wrong with a block bibtexparser could not turn into an entry."""
     kind = type(block).__name__
     if kind == "DuplicateBlockKeyBlock":
         first = getattr(block, "previous_block", None)
         at = first.start_line if first is not None else None
-        where = f" (first on line {at + 1})" if at is not None else ""
+        where = f" (first on line {at + offset + 1})" if at is not None else ""
         return f"duplicate entry key {getattr(block, 'key', '?')!r}{where}; skipped"
     if kind == "DuplicateFieldKeyBlock":
         keys = ", ".join(sorted(getattr(block, "duplicate_keys", set())))
@@ -137,19 +174,65 @@ def _failure_message(block: ParsingFailedBlock) -> str:
     return f"BibTeX syntax error: {reason}; block skipped"
 
 
-def parse_bibtex(text: str, file: str) -> ParseResult:
-    """Parse a BibTeX file: entries with abstracts become papers, the rest become issues."""
-    try:
-        library = _parse_library(text)
-    except Exception as exc:  # a bug or limit inside bibtexparser: the file is unusable
-        raise SourceFileError(file, f"the BibTeX parser failed: {exc}") from exc
-    result = ParseResult()
-    for block in library.failed_blocks:
-        line = (block.start_line or 0) + 1
-        result.issues.append(issue(file, line, _failure_message(block)))
-    for entry in library.entries:
-        paper = _entry_paper(entry, file, result.issues)
-        if paper is not None:
-            result.papers.append(paper)
-    result.issues.sort(key=lambda i: i.line)
-    return result
+def _batches(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    """(0-based first line, lines) of about BATCH_LINES lines, cut only at an entry start."""
+    batch: list[str] = []
+    start = 0
+    for i, line in enumerate(lines):
+        if len(batch) >= BATCH_LINES and _ENTRY_START.match(line):
+            yield start, batch
+            batch, start = [], i
+        batch.append(line)
+    if batch:
+        yield start, batch
+
+
+def iter_bibtex(lines: Iterable[str], file: str) -> Iterator[Paper | ParseIssue]:
+    """A BibTeX file in batches of entries: papers for entries with abstracts, else issues.
+
+    bibtexparser reads a string at a time, so the file is cut at entry starts into batches;
+    `@string` definitions are carried to later batches and repeated keys are checked across
+    them, so the result equals one parse of the whole file, in bounded memory.
+    """
+    strings: list[str] = []
+    seen: dict[str, int] = {}
+    for start, batch in _batches(lines):
+        prefix = "".join(f"{raw}\n" for raw in strings)
+        offset = start - prefix.count("\n")  # bibtexparser's 0-based line -> file line - 1
+        try:
+            library = _parse_library(prefix + "\n".join(batch))
+        except Exception as exc:  # a bug or limit inside bibtexparser: the file is unusable
+            raise SourceFileError(file, f"the BibTeX parser failed: {exc}") from exc
+        found: list[Paper | ParseIssue] = []
+        for block in library.failed_blocks:
+            line = (block.start_line or 0) + offset + 1
+            found.append(issue(file, line, _failure_message(block, offset)))
+        for comment in library.comments:
+            lost = _LOST_ENTRY.search(getattr(comment, "comment", ""))
+            if lost is not None:
+                at = (comment.start_line or 0) + offset
+                at += comment.comment[: lost.start()].count("\n") + 1
+                message = f"text outside any entry ignored: {lost[0].strip()!r}... (a missing '@'?)"
+                found.append(issue(file, at, message))
+        for string in library.strings:
+            if (string.start_line or 0) + offset >= start and string.raw:
+                strings.append(string.raw)
+        for entry in library.entries:
+            line = (entry.start_line or 0) + offset + 1
+            if entry.key in seen:
+                message = f"duplicate entry key {entry.key!r} (first on line {seen[entry.key]})"
+                found.append(issue(file, line, f"{message}; skipped"))
+                continue
+            seen[entry.key] = line
+            problems: list[ParseIssue] = []
+            paper = _entry_paper(entry, file, line, problems)
+            found.extend(problems)
+            if paper is not None:
+                found.append(paper)
+        found.sort(key=lambda x: x.line if isinstance(x, ParseIssue) else x.sources[0].line)
+        yield from found
+
+
+def looks_like_bibtex(head: list[str]) -> bool:
+    """True when a line starts a BibTeX entry (`@article{`)."""
+    return any(_ENTRY_START.match(line) for line in head)

@@ -8,7 +8,7 @@ from retrieval.errors import RetrievalError, RetrievalErrorKind
 from retrieval.models import ParseIssue
 
 
-class SourceFileError(RetrievalError):
+class SourceFileError(RetrievalError, ValueError):
     """A whole input file cannot be parsed (missing, unreadable, binary, empty, unknown)."""
 
     kind: RetrievalErrorKind = "source"
@@ -22,8 +22,3 @@ class SourceFileError(RetrievalError):
 def issue(file: str, line: int, message: str) -> ParseIssue:
     """A `file:line: message` problem report."""
     return ParseIssue(file=file, line=line, message=message)
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines as an editor numbers them: split on '\\n' only, trailing '\\r' dropped."""
-    return [line.removesuffix("\r") for line in text.split("\n")]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from retrieval.ids import is_arxiv_id, normalize_arxiv_id, paper_id_for
-from retrieval.models import Paper, ParseResult, SourceRef
+from retrieval.ids import is_arxiv_id, normalize_arxiv_id, normalize_doi, paper_id_for
+from retrieval.models import Paper, ParseIssue, SourceRef
 from retrieval.parsers.arxiv_listing import display_title, id_year_month
-from retrieval.parsers.errors import issue, split_lines
+from retrieval.parsers.errors import issue
 
 FORMAT = "jsonl"
 
@@ -36,6 +37,7 @@ class JsonlPaper(BaseModel):
     abstract: str = Field(min_length=1)
     title: str | None = None
     arxiv_id: str | None = None
+    doi: str | None = None
     authors: list[str] = Field(default_factory=list)
     authors_truncated: bool = False
     affiliations: list[str] = Field(default_factory=list)
@@ -65,6 +67,16 @@ class JsonlPaper(BaseModel):
         if not (is_arxiv_id(normal) or re.fullmatch(r"[a-z-]+(\.[A-Z]{2})?/\d{7}", normal)):
             raise ValueError(f"not an arXiv id: {value!r}")
         return normal
+
+    @field_validator("doi")
+    @classmethod
+    def _check_doi(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        doi = normalize_doi(value)
+        if doi is None:
+            raise ValueError(f"not a DOI: {value!r}")
+        return doi
 
     @field_validator("date")
     @classmethod
@@ -111,6 +123,7 @@ class JsonlPaper(BaseModel):
             date=when or (str(year) if year else None),
             category=self.category or None,
             arxiv_id=self.arxiv_id,
+            doi=self.doi,
             url=url,
             code_url=self.code_url or None,
             has_code=self.has_code if self.has_code is not None else bool(self.code_url),
@@ -129,27 +142,46 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def parse_jsonl(text: str, file: str) -> ParseResult:
-    """Parse JSON Lines; each bad line becomes a `file:line` issue, the rest are kept."""
-    result = ParseResult()
-    for i, raw in enumerate(split_lines(text)):
+class _RepeatedField(ValueError):
+    """A JSON object names one field twice (json.loads would keep the last silently)."""
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _RepeatedField(key)
+        obj[key] = value
+    return obj
+
+
+def iter_jsonl(lines: Iterable[str], file: str) -> Iterator[Paper | ParseIssue]:
+    """JSON Lines, one record at a time; each bad line becomes a `file:line` issue."""
+    for lineno, raw in enumerate(lines, 1):
         line = raw.strip()
         if not line:
             continue
         try:
-            data: Any = json.loads(line)
+            data: Any = json.loads(line, object_pairs_hook=_no_repeats)
         except json.JSONDecodeError as exc:
-            message = f"invalid JSON: {exc.msg} (column {exc.colno})"
-            result.issues.append(issue(file, i + 1, message))
+            yield issue(file, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        except _RepeatedField as exc:
+            yield issue(file, lineno, f"field {exc.args[0]!r} appears twice; record skipped")
             continue
         if not isinstance(data, dict):
             kind = type(data).__name__
-            result.issues.append(issue(file, i + 1, f"expected a JSON object, got {kind}"))
+            yield issue(file, lineno, f"expected a JSON object, got {kind}")
             continue
         try:
             record = JsonlPaper.model_validate(data)
         except ValidationError as exc:
-            result.issues.append(issue(file, i + 1, _describe(exc)))
+            yield issue(file, lineno, _describe(exc))
             continue
-        result.papers.append(record.to_paper(file, i + 1))
-    return result
+        yield record.to_paper(file, lineno)
+
+
+def looks_like_jsonl(head: list[str]) -> bool:
+    """True when the first non-blank line starts a JSON object."""
+    first = next((line.strip() for line in head if line.strip()), "")
+    return first.startswith("{")

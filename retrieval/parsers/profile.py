@@ -13,12 +13,14 @@ An entry is::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from itertools import islice
 
 from retrieval.ids import paper_id_for
-from retrieval.models import Paper, ParseIssue, ParseResult, SourceRef
-from retrieval.parsers.errors import issue, split_lines
+from retrieval.models import Paper, ParseIssue, SourceRef
+from retrieval.parsers.errors import issue
 
 FORMAT = "profile"
 
@@ -52,42 +54,61 @@ class _Header:
     has_code: bool
 
 
-def looks_like_profile(text: str) -> bool:
+def looks_like_profile(head: list[str]) -> bool:
     """True when some line is shaped like an entry header and a title line follows it."""
-    lines = split_lines(text)
     return any(
-        HEADER.match(line) and i + 1 < len(lines) and lines[i + 1].strip()
-        for i, line in enumerate(lines)
+        HEADER.match(line) and i + 1 < len(head) and head[i + 1].strip()
+        for i, line in enumerate(head)
     )
 
 
-def parse_profile(text: str, file: str, *, today: date | None = None) -> ParseResult:
-    """Parse a profile listing; `today` supplies the year of dates written without one."""
+def _windows(lines: Iterable[str]) -> Iterator[tuple[str, str | None, str | None]]:
+    """Each line with the two lines after it (None past the end): a 3-line lookahead."""
+    it = iter(lines)
+    buf = list(islice(it, 3))
+    while buf:
+        yield buf[0], buf[1] if len(buf) > 1 else None, buf[2] if len(buf) > 2 else None
+        buf.pop(0)
+        nxt = next(it, None)
+        if nxt is not None:
+            buf.append(nxt)
+
+
+def iter_profile(
+    lines: Iterable[str], file: str, *, today: date | None = None
+) -> Iterator[Paper | ParseIssue]:
+    """A profile listing, one entry at a time; `today` dates entries written without a year.
+
+    An entry starts at a header-shaped line after a blank line, or before a title line and a
+    blank line; only the current entry's lines are held.
+    """
     today = today or date.today()
-    lines = split_lines(text)
-    starts = _entry_starts(lines)
-    result = ParseResult()
-    ends = [*starts[1:], len(lines)]
-    for start, end in zip(starts, ends, strict=True):
-        paper = _parse_entry(lines, start, end, file, today, result.issues)
-        if paper is not None:
-            result.papers.append(paper)
-    _check_announced_count(lines[: starts[0]] if starts else lines, len(starts), file, result)
-    result.issues.sort(key=lambda i: i.line)
-    return result
-
-
-def _entry_starts(lines: list[str]) -> list[int]:
-    """Indexes of header lines: header-shaped, after a blank line or before a title + blank."""
-    starts = []
-    for i, line in enumerate(lines):
-        if not HEADER.match(line):
-            continue
-        after_blank = i == 0 or not lines[i - 1].strip()
-        before_title = i + 2 < len(lines) and lines[i + 1].strip() and not lines[i + 2].strip()
-        if after_blank or before_title:
-            starts.append(i)
-    return starts
+    announced: tuple[int, int] | None = None  # (line, N) of the header's "N Papers"
+    entry: list[str] = []
+    entry_at = 0
+    found = 0
+    prev = ""
+    for i, (line, next1, next2) in enumerate(_windows(lines)):
+        starts = HEADER.match(line) is not None and (
+            i == 0
+            or not prev.strip()
+            or (next1 is not None and next2 is not None and next1.strip() and not next2.strip())
+        )
+        prev = line
+        if starts:
+            if found:
+                yield _parse_entry(entry, entry_at, file, today)
+            found += 1
+            entry, entry_at = [line], i
+        elif found:
+            entry.append(line)
+        elif announced is None and (m := _PAPER_COUNT.match(line.strip())):
+            announced = (i + 1, int(m[1]))
+    if found:
+        yield _parse_entry(entry, entry_at, file, today)
+    if announced is not None and announced[1] != found:
+        message = f"the header announces {announced[1]} papers but {found} entries were found"
+        yield issue(file, announced[0], message)
 
 
 def _paragraphs(lines: list[str], start: int, end: int) -> list[tuple[int, list[str]]]:
@@ -128,33 +149,26 @@ def _parse_header(line: str, default_year: int) -> tuple[_Header | None, str]:
     return _Header(category=m["cat"], date=when, has_code=bool(m["code"])), ""
 
 
-def _parse_entry(
-    lines: list[str], start: int, end: int, file: str, today: date, issues: list[ParseIssue]
-) -> Paper | None:
-    """One entry from its header index to the next header; None (and an issue) if malformed."""
-    lineno = start + 1
-    header, problem = _parse_header(lines[start], today.year)
+def _parse_entry(lines: list[str], base: int, file: str, today: date) -> Paper | ParseIssue:
+    """One entry (its header first, `base` the header's 0-based line): a paper or an issue."""
+    lineno = base + 1
+    header, problem = _parse_header(lines[0], today.year)
     if header is None:
-        issues.append(issue(file, lineno, f"{problem}; entry skipped"))
-        return None
-    groups = _paragraphs(lines, start, end)
+        return issue(file, lineno, f"{problem}; entry skipped")
+    groups = _paragraphs(lines, 0, len(lines))
     title = " ".join(groups[0][1][1:])
     if not title:
-        issues.append(issue(file, lineno, "missing title after the entry header; entry skipped"))
-        return None
+        return issue(file, lineno, "missing title after the entry header; entry skipped")
     rest = groups[1:]
     if not rest:
-        issues.append(issue(file, lineno, "missing authors line and abstract; entry skipped"))
-        return None
+        return issue(file, lineno, "missing authors line and abstract; entry skipped")
     authors_at, authors_lines = rest[0]
     authors_text = " ".join(authors_lines)
     if not looks_like_authors(authors_text):
-        what = f"missing authors line (line {authors_at + 1} reads like abstract text)"
-        issues.append(issue(file, lineno, f"{what}; entry skipped"))
-        return None
+        what = f"missing authors line (line {base + authors_at + 1} reads like abstract text)"
+        return issue(file, lineno, f"{what}; entry skipped")
     if len(rest) < 2:
-        issues.append(issue(file, lineno, "missing abstract after the authors line; entry skipped"))
-        return None
+        return issue(file, lineno, "missing abstract after the authors line; entry skipped")
     abstract = " ".join(text for _, group in rest[1:] for text in group)
     authors, truncated, affiliations = split_authors_line(authors_text)
     return Paper(
@@ -190,14 +204,3 @@ def looks_like_authors(text: str) -> bool:
     return bool(names) and all(
         p and len(p) <= 60 and len(p.split()) <= 6 and not re.search(r"\d", p) for p in parts
     )
-
-
-def _check_announced_count(preamble: list[str], found: int, file: str, result: ParseResult) -> None:
-    """Report when the header's "N Papers" line disagrees with the entries found."""
-    for i, line in enumerate(preamble):
-        m = _PAPER_COUNT.match(line.strip())
-        if m and int(m[1]) != found:
-            message = f"the header announces {m[1]} papers but {found} entries were found"
-            result.issues.append(issue(file, i + 1, message))
-        if m:
-            return

@@ -7,48 +7,17 @@ are one line on stderr with a non-zero exit code.
 from __future__ import annotations
 
 import argparse
-import functools
-import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.errors import AssistantError
-from shells.commands.common import fail, print_json, settings_from_args
+from shells.commands.common import fail, open_assistant, print_json
 
 if TYPE_CHECKING:
     from assistant.answer import Answer
-    from assistant.orchestrator import Assistant
 
 EXIT_INCOMPLETE = 3
-
-
-def _pipe_safe(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """`ra ... | head`: a closed stdout ends the command quietly."""
-
-    @functools.wraps(command)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except BrokenPipeError:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            return 0
-
-    return run
-
-
-def _open(args: argparse.Namespace) -> Assistant:
-    """The Assistant for the command's settings, with the seeds indexed on first run."""
-    from assistant.orchestrator import Assistant
-
-    assistant = Assistant(settings_from_args(args))
-    if assistant.corpus_size() == 0:
-        print("ra: the index is empty; indexing the shipped seed papers…", file=sys.stderr)
-        assistant.ensure_index()
-    return assistant
 
 
 def _write(text: str) -> None:
@@ -88,66 +57,52 @@ def _print_footer(answer: Answer) -> None:
         _write("\n".join(lines) + "\n")
 
 
-@_pipe_safe
 def run_ask(args: argparse.Namespace) -> int:
     """`ra ask QUESTION`: a grounded, cited answer."""
-    try:
-        assistant = _open(args)
-        answer = assistant.ask(
-            args.question,
-            conversation_id=args.conversation,
-            k=args.k,
-            on_delta=None if args.json else _write,
-            # One-shots stay out of history unless asked for (or continuing a conversation).
-            save=args.save or bool(args.conversation),
-        )
-    except AssistantError as exc:
-        return fail(exc.display())
+    assistant = open_assistant(args)
+    answer = assistant.ask(
+        args.question,
+        conversation_id=args.conversation,
+        k=args.k,
+        on_delta=None if args.json else _write,
+        # One-shots stay out of history unless asked for (or continuing a conversation).
+        save=args.save or bool(args.conversation),
+    )
     return _finish(answer, args.json)
 
 
-@_pipe_safe
 def run_summarize(args: argparse.Namespace) -> int:
     """`ra summarize PAPER` (or `--topic TOPIC`): a cited summary."""
-    try:
-        assistant = _open(args)
-        summarize = assistant.summarize_topic if args.topic else assistant.summarize
-        answer = summarize(args.paper, on_delta=None if args.json else _write, save=args.save)
-    except AssistantError as exc:
-        return fail(exc.display())
+    assistant = open_assistant(args)
+    summarize = assistant.summarize_topic if args.topic else assistant.summarize
+    answer = summarize(args.paper, on_delta=None if args.json else _write, save=args.save)
     return _finish(answer, args.json)
 
 
-@_pipe_safe
 def run_history(args: argparse.Namespace) -> int:
     """`ra history [list|show|export|delete] [ID]`: saved conversations."""
-    from assistant.orchestrator import Assistant
-
-    assistant = Assistant(settings_from_args(args))
-    try:
-        if args.action == "list":
-            conversations = assistant.conversations()
-            if args.json:
-                print_json(conversations)
-                return 0
-            if not conversations:
-                print("No saved conversations.")
-            for c in conversations:
-                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
-                print(f"{c.id}  {when}  {c.turns:>3} turns  {c.title}")
+    assistant = open_assistant(args, seed=False)
+    if args.action == "list":
+        conversations = assistant.conversations()
+        if args.json:
+            print_json(conversations)
             return 0
-        if not args.conversation:
-            return fail(f"`ra history {args.action}` needs a conversation id (see `ra history`)")
-        if args.action == "delete":
-            assistant.delete_conversation(args.conversation)
-            print(f"Deleted conversation {args.conversation}.")
-            return 0
-        if args.action == "show" and args.json:
-            print_json(assistant.conversation(args.conversation))
-            return 0
-        markdown = assistant.export_markdown(args.conversation)
-    except AssistantError as exc:
-        return fail(exc.display())
+        if not conversations:
+            print("No saved conversations.")
+        for c in conversations:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
+            print(f"{c.id}  {when}  {c.turns:>3} turns  {c.title}")
+        return 0
+    if not args.conversation:
+        return fail(f"`ra history {args.action}` needs a conversation id (see `ra history`)", 2)
+    if args.action == "delete":
+        assistant.delete_conversation(args.conversation)
+        print(f"Deleted conversation {args.conversation}.")
+        return 0
+    if args.action == "show" and args.json:
+        print_json(assistant.conversation(args.conversation))
+        return 0
+    markdown = assistant.export_markdown(args.conversation)
     if args.action == "export" and args.out:
         try:
             Path(args.out).write_text(markdown, encoding="utf-8")

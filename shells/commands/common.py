@@ -1,15 +1,20 @@
-"""Helpers shared by the command modules: settings from flags, JSON output, errors."""
+"""Helpers shared by the command modules: settings and the Assistant from flags, output."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from assistant.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from assistant.orchestrator import Assistant
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -17,6 +22,36 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
     return load_settings(
         home=getattr(args, "home", None), model=getattr(args, "model", None), **extra
     )
+
+
+def open_assistant(args: argparse.Namespace, *, seed: bool = True) -> Assistant:
+    """The one API for a command; with `seed`, an empty index is filled with the seeds first."""
+    from assistant.orchestrator import Assistant
+
+    assistant = Assistant(settings_from_args(args))
+    if seed:
+        assistant.ensure_index(notice=notice)
+        status = assistant.index_status()
+        if status.message and status.state != "damaged":  # a damaged store fails the read
+            notice(f"warning: {status.message}")
+    return assistant
+
+
+def console() -> Console:
+    """A rich console on stdout whose closed pipe ends the command like any other
+    (`main` turns BrokenPipeError into a quiet exit 0; rich alone would exit 1)."""
+    from rich.console import Console
+
+    class _PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _PipeConsole()
+
+
+def notice(message: str) -> None:
+    """A progress or warning line on stderr (never on stdout, which carries the data)."""
+    print(f"ra: {message}", file=sys.stderr)
 
 
 def print_json(data: Any) -> None:

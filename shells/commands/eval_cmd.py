@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shells.commands.common import fail, print_json, settings_from_args
+from shells.commands.common import fail, notice, open_assistant, print_json, settings_from_args
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -67,8 +67,6 @@ def run_eval(args: argparse.Namespace) -> int:
         make_llm_judge,
         run_items,
     )
-    from retrieval.index import PaperIndex
-    from retrieval.store import StoreError
 
     settings = settings_from_args(args)
     model_name = settings.resolved_model
@@ -77,13 +75,11 @@ def run_eval(args: argparse.Namespace) -> int:
     if misbehave:
         known = sorted([*MISBEHAVIOURS, RANDOM_SOURCES])
         if misbehave not in known:
-            return fail(f"unknown misbehaviour {misbehave!r}; known: {', '.join(known)}")
+            return fail(f"unknown misbehaviour {misbehave!r}; known: {', '.join(known)}", 2)
         if misbehave != RANDOM_SOURCES:
             if not offline:
-                return fail("--misbehave (other than random-sources) needs the offline model")
+                return fail("--misbehave (other than random-sources) needs the offline model", 2)
             model_name = f"offline:{misbehave}"
-    if args.concurrency < 1:
-        return fail("--concurrency must be at least 1")
 
     dataset_path = Path(args.dataset) if args.dataset else SEED_DATASET
     try:
@@ -95,8 +91,6 @@ def run_eval(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(f"cannot read {dataset_path}: {exc.strerror or exc}", EXIT_BAD_INPUT)
     if args.limit is not None:
-        if args.limit < 1:
-            return fail("--limit must be at least 1")
         dataset = dataset.limit(args.limit)
 
     baseline: dict[str, Any] | None = None
@@ -108,16 +102,12 @@ def run_eval(args: argparse.Namespace) -> int:
         if not isinstance(baseline, dict) or "headline" not in baseline:
             return fail(f"{args.baseline} is not an eval report.json", EXIT_BAD_INPUT)
 
-    index: Any = PaperIndex(settings.retrieval())
-    try:
-        if index.count() == 0:
-            if dataset_path.resolve() != SEED_DATASET.resolve():
-                return fail("the index is empty: run `ra ingest` with your papers first")
-            print("eval: the index is empty; indexing the shipped seeds", file=sys.stderr)
-            index.ingest()
-        known_ids = {p.paper_id for p in index.papers()}
-    except StoreError as exc:
-        return fail(str(exc))
+    assistant = open_assistant(args, seed=False)
+    if assistant.corpus_size() == 0 and dataset_path.resolve() != SEED_DATASET.resolve():
+        return fail("the index is empty: run `ra ingest` with your papers first")
+    assistant.ensure_index(notice=notice)
+    index: Any = assistant.index
+    known_ids = {p.paper_id for p in assistant.papers()}
     missing = sorted({g for item in dataset.items for g in item.gold} - known_ids)
     if missing:
         print(
@@ -180,7 +170,6 @@ def _beir_dirs(root: Path) -> list[Path]:
 def run_beir(args: argparse.Namespace) -> int:
     """`ra eval --beir DIR`: nDCG@10 and recall@100 for dense, BM25 and hybrid."""
     from evals.beir import BeirError, format_beir_table, load_beir, run_beir, write_beir_report
-    from retrieval.store import StoreError
 
     root = Path(args.beir)
     if not root.is_dir():
@@ -204,8 +193,6 @@ def run_beir(args: argparse.Namespace) -> int:
             )
         except BeirError as exc:
             return fail(str(exc), EXIT_BAD_INPUT)
-        except StoreError as exc:
-            return fail(str(exc))
         write_beir_report(report, out_dir)
         reports.append(report)
         if not args.json:

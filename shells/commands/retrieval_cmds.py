@@ -8,18 +8,14 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shells.commands.common import fail, print_json, settings_from_args
+from retrieval.hygiene import clean_display
+from shells.commands.common import console as make_console
+from shells.commands.common import notice, open_assistant, print_json
 
 if TYPE_CHECKING:
     from retrieval.models import Paper
 
 EXIT_SKIPPED = 2  # ingest finished but some records or files were skipped
-
-
-def _open_index(args: argparse.Namespace) -> Any:
-    from retrieval.index import PaperIndex
-
-    return PaperIndex(settings_from_args(args).retrieval())
 
 
 def _progress_bar(enabled: bool) -> tuple[AbstractContextManager[Any], Any]:
@@ -47,23 +43,19 @@ def _progress_bar(enabled: bool) -> tuple[AbstractContextManager[Any], Any]:
 
 def run_ingest(args: argparse.Namespace) -> int:
     """Index files (default: the seeds); exit 2 when records or files were skipped."""
-    from retrieval.store import StoreError
-
-    index = _open_index(args)
+    assistant = open_assistant(args, seed=False)
     paths = [Path(p) for p in args.paths]
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        return fail(f"no such file or folder: {', '.join(missing)}")
     bar, update = _progress_bar(not args.no_progress and not args.json)
-    try:
-        with bar:
-            report = index.ingest(paths or None, progress=update, reindex=args.reindex)
-    except StoreError as exc:
-        return fail(str(exc))
+    with bar:
+        report = assistant.ingest(
+            paths or None, progress=update, reindex=args.reindex, notice=notice
+        )
     for problem in report.file_errors:
         print(f"ra: skipped file {problem}", file=sys.stderr)
     for issue in report.issues:
         print(f"ra: skipped record {issue}", file=sys.stderr)
+    for conflict in report.conflicts:
+        print(f"ra: {conflict}", file=sys.stderr)
     if args.json:
         data = report.model_dump(mode="json")
         data["ok"] = report.ok
@@ -88,14 +80,6 @@ def run_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ensure_seeded(index: Any, quiet: bool) -> None:
-    """A first run with an empty index indexes the shipped seeds."""
-    if index.count() == 0:
-        if not quiet:
-            print("ra: the index is empty; indexing the shipped seed papers…", file=sys.stderr)
-        index.ingest()
-
-
 def _authors(paper: Paper) -> str:
     return ", ".join(paper.authors[:2]) + (
         " et al." if len(paper.authors) > 2 or paper.authors_truncated else ""
@@ -104,21 +88,13 @@ def _authors(paper: Paper) -> str:
 
 def run_papers(args: argparse.Namespace) -> int:
     """List the papers in the index."""
-    from retrieval.store import StoreError
-
-    index = _open_index(args)
-    try:
-        _ensure_seeded(index, args.json)
-        papers = index.papers()
-    except StoreError as exc:
-        return fail(str(exc))
+    papers = open_assistant(args).papers()
     if args.json:
         print_json(papers)
         return 0
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = make_console()
     id_width = max((len(p.paper_id) for p in papers), default=2)
     if console.width >= id_width + 45:
         # A table whose id column is never cut; the title and authors wrap.
@@ -128,36 +104,35 @@ def run_papers(args: argparse.Namespace) -> int:
         table.add_column("title", ratio=3)
         table.add_column("authors", ratio=1)
         for paper in papers:
-            table.add_row(paper.paper_id, str(paper.year or ""), paper.title, _authors(paper))
+            table.add_row(
+                paper.paper_id,
+                str(paper.year or ""),
+                clean_display(paper.title),
+                clean_display(_authors(paper)),
+            )
         console.print(table)
     else:
         # Too narrow for a table: the id on its own line, whole (the terminal wraps it).
         for paper in papers:
             console.print(paper.paper_id, style="bold", soft_wrap=True, highlight=False)
             year = f"{paper.year} · " if paper.year else ""
-            console.print(f"  {year}{paper.title} · {_authors(paper)}", highlight=False)
+            line = f"  {year}{clean_display(paper.title)} · {clean_display(_authors(paper))}"
+            console.print(line, highlight=False, markup=False)
     console.print(f"{len(papers)} papers")
     return 0
 
 
 def run_search(args: argparse.Namespace) -> int:
     """Hybrid search, one hit per paper."""
-    from retrieval.store import StoreError
-
-    index = _open_index(args)
     year_from, year_to = args.year or (None, None)
-    try:
-        _ensure_seeded(index, args.json)
-        hits = index.search(
-            args.query,
-            k=args.k,
-            year_from=year_from,
-            year_to=year_to,
-            author=args.author,
-            mode=args.mode,
-        )
-    except StoreError as exc:
-        return fail(str(exc))
+    hits = open_assistant(args).search(
+        args.query,
+        k=args.k,
+        year_from=year_from,
+        year_to=year_to,
+        author=args.author,
+        mode=args.mode,
+    )
     if args.json:
         print_json([h.model_dump(mode="json", exclude={"matched_chunks"}) for h in hits])
         return 0
@@ -165,8 +140,10 @@ def run_search(args: argparse.Namespace) -> int:
         print("No papers match.")
         return 0
     for rank, hit in enumerate(hits, 1):
-        ident = f"arXiv:{hit.arxiv_id}" if hit.arxiv_id else hit.paper_id
-        print(f"{rank}. {hit.title} ({hit.year or 'n.d.'}) [{ident}]  score {hit.score:.4f}")
-        print(f"   {', '.join(hit.authors[:3])}")
-        print(f"   {hit.snippet}")
+        ident = clean_display(f"arXiv:{hit.arxiv_id}" if hit.arxiv_id else hit.paper_id)
+        # Corpus text never reaches the terminal raw (escape sequences, bidi overrides).
+        title, authors = clean_display(hit.title), clean_display(", ".join(hit.authors[:3]))
+        print(f"{rank}. {title} ({hit.year or 'n.d.'}) [{ident}]  score {hit.score:.4f}")
+        print(f"   {authors}")
+        print(f"   {clean_display(hit.snippet)}")
     return 0

@@ -1,0 +1,162 @@
+"""The paper-index half of the `Assistant` facade: open, ingest, list, resolve, search.
+
+Every retrieval failure leaves as an `AssistantError` of kind "index" with the retrieval
+layer's message and hint, so the shells catch one root per layer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from assistant.config import Settings
+from assistant.errors import AssistantError, PaperNotFound, require_text
+from retrieval.errors import RetrievalError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from retrieval.index import (
+        CheckReport,
+        IndexStatus,
+        IngestReport,
+        PaperIndex,
+        Progress,
+        SearchMode,
+    )
+    from retrieval.models import Paper, SearchHit
+
+
+class LibraryAPI:
+    """The index operations of `Assistant` (a part of the facade, not used alone)."""
+
+    settings: Settings
+    _index: PaperIndex | None
+    _lock: threading.RLock
+
+    @property
+    def index(self) -> PaperIndex:
+        """The paper index (opened on first use)."""
+        with self._lock:
+            if self._index is None:
+                from retrieval.index import PaperIndex
+
+                self._index = PaperIndex(self.settings.retrieval())
+            return self._index
+
+    def ensure_index(
+        self, progress: Progress | None = None, notice: Callable[[str], None] | None = None
+    ) -> IngestReport | None:
+        """Index the shipped seeds when the index is empty; returns the report if it did.
+
+        `notice` hears one line first ("the index is empty; indexing ..."), so a shell can
+        say why the first command takes a moment.
+        """
+        with self._index_errors():
+            if self.index.count() > 0:
+                return None
+            if notice is not None:
+                notice("the index is empty; indexing the shipped seed papers…")
+            # Takes the writer lock and re-checks: waits for (and keeps) a running ingest.
+            return self.index.ensure_seeded(progress=progress, notice=notice)
+
+    def ingest(
+        self,
+        paths: Sequence[Path] | None = None,
+        *,
+        progress: Progress | None = None,
+        reindex: bool = False,
+        notice: Callable[[str], None] | None = None,
+    ) -> IngestReport:
+        """Index files or folders (default: the shipped seeds); see `PaperIndex.ingest`."""
+        missing = [str(p) for p in paths or [] if not p.exists()]
+        if missing:
+            raise AssistantError(f"no such file or folder: {', '.join(missing)}", kind="io")
+        with self._index_errors():
+            return self.index.ingest(
+                list(paths) if paths else None, progress=progress, reindex=reindex, notice=notice
+            )
+
+    def index_status(self) -> IndexStatus:
+        """Complete, or why not (an ingest running or interrupted, a damaged store)."""
+        with self._index_errors():
+            return self.index.status()
+
+    def check_index(self) -> CheckReport:
+        """Store, manifest and search state checked against each other (`ra check`)."""
+        with self._index_errors():
+            return self.index.check()
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        year_from: int | None = None,
+        year_to: int | None = None,
+        author: str | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[SearchHit]:
+        """Papers for `query`, best first, one hit per paper.
+
+        Raises a usage `AssistantError` for an empty query, k < 1 or a reversed year range.
+        """
+        query = require_text(query, "query")
+        if k < 1:
+            raise AssistantError(f"k must be at least 1 (got {k})")
+        if year_from is not None and year_to is not None and year_from > year_to:
+            raise AssistantError(f"the year range {year_from}..{year_to} is reversed")
+        with self._index_errors():
+            return self.index.search(
+                query, k, year_from=year_from, year_to=year_to, author=author, mode=mode
+            )
+
+    def papers(self) -> list[Paper]:
+        """Every paper in the index."""
+        with self._index_errors():
+            return self.index.papers()
+
+    def paper(self, paper_id: str) -> Paper | None:
+        """One paper by id."""
+        with self._index_errors():
+            return self.index.get(paper_id)
+
+    def corpus_size(self) -> int:
+        """Number of papers in the index."""
+        with self._index_errors():
+            return self.index.count()
+
+    def resolve_paper(self, ref: str) -> Paper:
+        """The one paper `ref` names (paper id, arXiv id or title fragment).
+
+        Raises `PaperNotFound` with candidates when it names none or several.
+        """
+        with self._index_errors():
+            matches = self.index.resolve(ref)
+        if len(matches) == 1:
+            return matches[0]
+        raise PaperNotFound(ref, matches[:5], ambiguous=bool(matches))
+
+    @contextmanager
+    def _index_errors(self) -> Iterator[None]:
+        """Retrieval-layer failures (store, embeddings) as one-line AssistantErrors."""
+        try:
+            yield
+        except RetrievalError as exc:
+            raise AssistantError(exc.message, exc.hint, kind="index") from exc
+
+    def index_revision(self) -> str:
+        """A cheap token that changes whenever another process re-ingests the index."""
+        with self._index_errors():
+            return self.index.change_token()
+
+    def reload(self) -> None:
+        """Reopen the index (after a re-index elsewhere: the old collection may be gone)."""
+        from retrieval.index import PaperIndex
+
+        with self._lock, self._index_errors():
+            old = self._index
+            # `reopened` also makes chromadb re-read the store this process has open.
+            self._index = old.reopened() if old else PaperIndex(self.settings.retrieval())
