@@ -130,6 +130,9 @@ async def test_reindex_and_ingest_elsewhere_while_open(
         }
         extra.write_text(json.dumps(paper) + "\n")
         ra(home, "ingest", str(extra), "--no-progress")
+        # Coming back to the window is enough to notice it.
+        app.post_message(events.AppFocus())
+        await until(pilot, lambda: len(app.paper_list) == before + 1)
         await pilot.press("ctrl+n")  # not a follow-up: no condensing of the question
         message = await ask(pilot, "What do zebra finches sing?")
         assert any("Zebra" in s.title for s in message.answer.sources)  # type: ignore[union-attr]

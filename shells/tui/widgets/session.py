@@ -217,7 +217,9 @@ class Session(Widget):
 
     # ---------------------------------------------------------------- the index
 
-    def follow_index(self, *, force: bool = False) -> None:
+    def follow_index(
+        self, *, force: bool = False, on_reload: Callable[[], object] | None = None
+    ) -> None:
         """Reopen the index when another process re-ingested it (in the calling worker)."""
         assistant = self.assistant
         if assistant is None:
@@ -226,6 +228,8 @@ class Session(Widget):
             token = assistant.index_revision()
             if token == self._index_token and not force:
                 return
+            if on_reload is not None:
+                on_reload()
             assistant.reload()
             self._index_token = token
             papers = assistant.papers()
@@ -284,7 +288,9 @@ class Session(Widget):
                 cancel.set()  # the app is closing
 
         try:
-            self.follow_index()
+            self.follow_index(
+                on_reload=lambda: self.post_message(self.Stage(token, "reopening the index…"))
+            )
             self.post_message(self.Stage(token, "searching the papers…"))
             method = {
                 "ask": assistant.ask,
