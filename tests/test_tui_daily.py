@@ -309,6 +309,8 @@ async def test_model_list_theme_export_topic_and_copy(
         app = app_for(settings.model_copy(update={"model": "offline"}), seed_index, tmp_path)
         async with app.run_test(size=(100, 30)) as pilot:
             await ready(pilot)
+            # The endpoint's models are fetched for completion once the index is ready.
+            await until(pilot, lambda: "served-b" in app.completion.models)
             # /model with no name: the endpoint's models and offline, to pick from.
             await submit(pilot, "/model")
             await until(pilot, lambda: isinstance(app.screen, PickScreen))

@@ -142,6 +142,8 @@ class ResearchApp(ChatActions):
 
     def on_session_ready(self, message: Session.Ready) -> None:
         self.status.set_corpus(len(self._papers) or message.size)
+        if self.settings.openai_base_url or self.settings.openai_api_key:
+            self.session.run("models", False)  # the endpoint's models, for completion
 
     def on_session_progress(self, message: Session.Progress) -> None:
         self.status.show_progress(message.done, message.total)

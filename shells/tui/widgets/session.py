@@ -360,6 +360,8 @@ class Session(Widget):
         try:
             names = assistant.list_models()
         except AssistantError as error:  # the endpoint is down: offline is still there
+            if not pick:
+                return  # a background refresh of completion: nothing to say
             self.post_message(self.Failed(error, "Models"))
             names = ["offline"]
         self.post_message(self.Models(names, assistant.model_name, pick))
