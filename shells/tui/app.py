@@ -296,7 +296,7 @@ class ResearchApp(ChatActions):
             if answer.error and not cancelled:
                 self.restore_input(shown)  # the answer block says what went wrong
         finally:
-            self._end_turn()
+            self.end_turn()
 
     async def on_session_turn_failed(self, event: Session.TurnFailed) -> None:
         if (message := self._current(event.token)) is None or self._turn is None:
@@ -312,14 +312,15 @@ class ResearchApp(ChatActions):
             else:
                 self.restore_input(shown)
         finally:
-            self._end_turn()
+            self.end_turn()
 
     def _paper_picked(self, paper_id: str | None) -> None:
         if paper_id:
             self.run_worker(self.start_turn(f"/summarize {paper_id}", "summarize", paper_id))
         self.prompt.focus()
 
-    def _end_turn(self) -> None:
+    def end_turn(self) -> None:
+        """Forget the turn being written: whatever its worker still sends is dropped."""
         self._cancel = None
         self._turn = None
         self.refresh_bindings()
@@ -367,7 +368,10 @@ class ResearchApp(ChatActions):
     # -------------------------------------------------------- conversations
 
     async def load_conversation(self, conversation: Conversation) -> None:
-        """Show a saved conversation and continue it."""
+        """Show a saved conversation and continue it (stopping any answer being written)."""
+        if self.running:
+            self.action_cancel()
+            self.end_turn()
         await self.chat.clear()
         self.conversation_id = conversation.id
         last: AnswerMessage | None = None
