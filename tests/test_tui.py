@@ -386,7 +386,8 @@ async def test_restart_resumes_the_last_conversation(
         await until(pilot, lambda: again.chat.answers)
         assert again.conversation_id == conversation
         assert again.chat.answers[0].answer is not None
-        assert again.sources.query(SourceItem)  # the last answer is selected
+        # The last answer is selected (its sources are filled right after it is shown).
+        await until(pilot, lambda: again.sources.query(SourceItem))
 
 
 async def test_empty_index_shows_indexing_progress(
