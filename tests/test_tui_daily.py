@@ -444,3 +444,19 @@ def test_ra_papers_shows_full_ids_at_any_width(seed_home: Path, tmp_path: Path) 
         words = set(done.stdout.split())
         missing = [p["paper_id"] for p in listed if p["paper_id"] not in words]
         assert not missing, (width, missing[:3])
+
+
+async def test_an_unfinished_ingest_elsewhere_is_told_once(
+    seed_settings: Settings, seed_home: Path, tmp_path: Path
+) -> None:
+    home = copy_home(seed_home, tmp_path / "home")
+    manifest = next(home.glob("manifest-*.json"))
+    data = json.loads(manifest.read_text())
+    data.update(complete=False, ingest={"started_at": "2026-01-01T00:00:00Z", "pid": 0})
+    manifest.write_text(json.dumps(data))
+    index = PaperIndex(seed_settings.model_copy(update={"home": home}).retrieval())
+    app = app_for(seed_settings, index, home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await until(pilot, lambda: any("did not finish" in m for m, _ in notifications(app)))
+        assert (await ask(pilot, QUESTION)).answer is not None  # still answers

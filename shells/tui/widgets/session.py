@@ -203,6 +203,7 @@ class Session(Widget):
             return
         self.ready.set()
         self.post_message(self.Opened(papers, conversation))
+        self._warn_if_incomplete(assistant)
         try:
             from retrieval.tokens import count_tokens
 
@@ -234,6 +235,14 @@ class Session(Widget):
             self._index_token = token
             papers = assistant.papers()
         self.post_message(self.IndexChanged(papers))
+        self._warn_if_incomplete(assistant)
+
+    def _warn_if_incomplete(self, assistant: Assistant) -> None:
+        """An ingest running or interrupted elsewhere: say so once (answers may miss papers)."""
+        with contextlib.suppress(AssistantError):
+            status = assistant.index_status()
+            if status.message and status.state != "damaged":  # a damaged store fails reads
+                self.post_message(self.Info(f"warning: {status.message}", "Index"))
 
     def _reopen_quietly(self) -> None:
         with contextlib.suppress(Exception):  # still broken: the next question says so
