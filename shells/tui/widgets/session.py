@@ -254,6 +254,8 @@ class Session(Widget):
 
     def _check_index(self, force: bool) -> None:
         if self.wait() is None:
+            if force:  # `/reload` after the index could not be opened: try again
+                self._open(resume=False)
             return
         try:
             self.follow_index(force=force)
