@@ -15,6 +15,7 @@ from textual import events
 from textual.widgets import DataTable, Input, OptionList
 
 from assistant.config import Settings
+from assistant.errors import AssistantError
 from assistant.history import HistoryStore
 from assistant.orchestrator import Assistant
 from retrieval.index import PaperIndex
@@ -460,3 +461,24 @@ async def test_an_unfinished_ingest_elsewhere_is_told_once(
         await ready(pilot)
         await until(pilot, lambda: any("did not finish" in m for m, _ in notifications(app)))
         assert (await ask(pilot, QUESTION)).answer is not None  # still answers
+
+
+async def test_reload_retries_an_index_that_could_not_be_opened(
+    seed_settings: Settings, seed_index: Any, tmp_path: Path
+) -> None:
+    calls: list[int] = []
+
+    def factory(s: Settings) -> Assistant:
+        calls.append(1)
+        if len(calls) == 1:
+            raise AssistantError("the index is locked", "try again in a moment")
+        return Assistant(s, index=seed_index, history=HistoryStore.for_home(tmp_path))
+
+    settings = seed_settings.model_copy(update={"home": tmp_path})
+    app = ResearchApp(settings, assistant_factory=factory, resume=False, theme=DARK)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: any("locked" in m for m, _ in notifications(app)))
+        assert "unavailable" in str(app.status.query_one("#status-corpus").render())
+        await submit(pilot, "/reload")
+        await until(pilot, lambda: app.assistant is not None)
+        assert (await ask(pilot, QUESTION)).answer is not None
