@@ -140,7 +140,7 @@ def main() -> int:
         )
         show(args.show, "after restart", restored)
         tmux("send-keys", "-t", SESSION, "C-r")
-        _, listed = wait_for(lambda t: "Conversations" in t, 10, "the history screen")
+        _, listed = wait_for(lambda t: "Turns" in t, 10, "the history screen and its rows")
         show(args.show, "history screen", listed)
         checks["conversation restored"] = any(
             QUESTION in line and " 2 " in line for line in listed.splitlines()
