@@ -329,7 +329,8 @@ async def test_model_list_theme_export_topic_and_copy(
             app.prompt.value = "/model offline"
             await pilot.press("enter")
             await until(pilot, lambda: app.model_name == "offline")
-            # A theme picked is kept for the next start.
+            # A theme picked is kept for the next start (the one started with is not saved).
+            assert StateFile(tmp_path).state.theme is None
             app.theme = "nord"
             await pilot.pause()
             # /topic and /summarize --topic.

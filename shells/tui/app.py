@@ -96,8 +96,11 @@ class ResearchApp(ChatActions):
 
     def on_mount(self) -> None:
         self.theme = self._theme_name if self._theme_name in self.available_themes else DARK
-        self.theme_changed_signal.subscribe(
-            self, lambda theme: self.state.remember_theme(theme.name)
+        # Only a theme picked later (the palette) is remembered, not the one started with.
+        self.call_after_refresh(
+            self.theme_changed_signal.subscribe,
+            self,
+            lambda theme: self.state.remember_theme(theme.name),
         )
         self.status.set_model(self.settings.resolved_model)
         self.sources.display = False  # shown with the first answer that has sources
