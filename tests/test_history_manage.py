@@ -6,11 +6,14 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from assistant.config import Settings
 from assistant.errors import ConversationNotFound
 from assistant.history import SCHEMA, HistoryStore
+from assistant.orchestrator import Assistant
 
 
 def test_rename_trash_restore_and_empty(tmp_path: Path) -> None:
@@ -61,3 +64,17 @@ def test_a_file_from_before_gains_the_columns(tmp_path: Path) -> None:
     assert store.last_viewed() == "abc"
     store.close()
     assert [c.title for c in HistoryStore(path).conversations()] == ["kept"]  # idempotent
+
+
+def test_summaries_are_titled_by_the_paper_or_topic(
+    seed_settings: Settings, seed_index: Any, tmp_path: Path
+) -> None:
+    assistant = Assistant(seed_settings, index=seed_index, history=HistoryStore.for_home(tmp_path))
+    paper = assistant.resolve_paper("WildGuard")
+    summary = assistant.summarize(paper.paper_id)
+    topic = assistant.summarize_topic("jailbreak attacks")
+    titles = {c.id: c.title for c in assistant.conversations()}
+    assert titles[summary.conversation_id or ""] == f"Summary: {paper.title}"
+    assert titles[topic.conversation_id or ""] == "Topic: jailbreak attacks"
+    assistant.summarize("WildGuard", save=False)  # a one-shot adds nothing
+    assert len(assistant.conversations()) == 2
