@@ -156,6 +156,7 @@ class LibraryAPI:
         """Reopen the index (after a re-index elsewhere: the old collection may be gone)."""
         from retrieval.index import PaperIndex
 
-        with self._lock:
-            config = self._index.config if self._index is not None else self.settings.retrieval()
-            self._index = PaperIndex(config)
+        with self._lock, self._index_errors():
+            old = self._index
+            # `reopened` also makes chromadb re-read the store this process has open.
+            self._index = old.reopened() if old else PaperIndex(self.settings.retrieval())

@@ -150,6 +150,8 @@ class Assistant(LibraryAPI, ConversationsAPI):
         started = time.perf_counter()
         paper = self.resolve_paper(ref)  # before the turn: a bad reference saves nothing
         resolve_ms = (time.perf_counter() - started) * 1000
+        if save and not conversation_id:  # titled by the paper, not by the reference typed
+            conversation_id = self.history.new_conversation(f"Summary: {paper.title}")
 
         def prepare(clock: Clock, conversation: str) -> tuple[BuiltPrompt, str | None, Usage]:
             clock.timings["retrieve"] = round(resolve_ms, 3)
@@ -182,6 +184,8 @@ class Assistant(LibraryAPI, ConversationsAPI):
         """A cited overview of what several papers say about `topic`."""
         topic = require_text(topic, "topic")
         model = self.model
+        if save and not conversation_id:
+            conversation_id = self.history.new_conversation(f"Topic: {topic}")
 
         def prepare(clock: Clock, conversation: str) -> tuple[BuiltPrompt, str | None, Usage]:
             with clock.stage("retrieve"):

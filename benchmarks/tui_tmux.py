@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 SESSION = "ra_tui_bench"
+SOCKET = f"ra_tui_bench_{os.getpid()}"  # a private tmux server: other sessions are left alone
 WIDTH, HEIGHT = 80, 24
 POLL_S = 0.01
 QUESTION = "What is X-Teaming?"
@@ -30,7 +31,9 @@ PLACEHOLDER = "Ask about the papers"
 
 def tmux(*args: str) -> str:
     """Run a tmux command and return its stdout."""
-    done = subprocess.run(["tmux", *args], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=False
+    )
     return done.stdout
 
 
@@ -102,6 +105,8 @@ def main() -> int:
     # Everything else the app sees comes from this environment only.
     env["PATH"] = os.environ.get("PATH", "")
     env["HOME"] = os.environ.get("HOME", "")
+    if os.environ.get("PYTHONPATH"):  # e.g. a worktree's code over the editable install
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     results: dict[str, float] = {}
     checks: dict[str, bool] = {}
     try:
@@ -115,8 +120,13 @@ def main() -> int:
             QUESTION, status_line(opened)
         )
         checks["answer cites [1]"] = "[1]" in answered
-        checks["sources panel shown"] = "Sources ·" in answered and "●" in answered
         show(args.show, "after the question", answered)
+        # Below 90 columns the sources panel is an overlay: ctrl+b shows it.
+        tmux("send-keys", "-t", SESSION, "C-b")
+        _, panel = wait_for(lambda t: "Sources ·" in t, 10, "the sources panel")
+        checks["sources panel shown"] = "●" in panel
+        show(args.show, "sources panel (ctrl+b)", panel)
+        tmux("send-keys", "-t", SESSION, "C-b")
         _, results["summary_s"], summarized = ask_and_wait(
             "/summarize WildGuard", status_line(answered)
         )
@@ -130,7 +140,7 @@ def main() -> int:
         )
         show(args.show, "after restart", restored)
         tmux("send-keys", "-t", SESSION, "C-r")
-        _, listed = wait_for(lambda t: "Conversations" in t, 10, "the history screen")
+        _, listed = wait_for(lambda t: "Turns" in t, 10, "the history screen and its rows")
         show(args.show, "history screen", listed)
         checks["conversation restored"] = any(
             QUESTION in line and " 2 " in line for line in listed.splitlines()
@@ -142,7 +152,7 @@ def main() -> int:
         _, results["cold_full_answer_s"], _ = ask_and_wait(QUESTION, "", cold=True)
         quit_chat()
     finally:
-        tmux("kill-session", "-t", SESSION)
+        tmux("kill-server")
         if not args.home and not args.keep:
             shutil.rmtree(home, ignore_errors=True)
     for name, value in results.items():
@@ -171,7 +181,7 @@ def ask_and_wait(text: str, status_before: str, cold: bool = False) -> tuple[flo
         elif seen_placeholder and not first and not cold:
             first = now
         status = status_line(pane_text)
-        if "tok" in status and status != status_before and "●" in pane_text:
+        if "tok" in status and status != status_before:
             return first, now, pane_text
         if now > 60:
             raise SystemExit(f"timed out waiting for the answer to {text!r}:\n{pane_text}")

@@ -306,6 +306,14 @@ class PaperIndex:
             token += f":{self.store.revision()}"
         return token
 
+    def reopened(self) -> PaperIndex:
+        """A fresh index over the same store, re-read from disk (after another process wrote
+        it: a plain ingest, or a re-index that replaced the collection)."""
+        from retrieval.store import refresh_embedded_client
+
+        refresh_embedded_client(self.config)
+        return PaperIndex(self.config)
+
 
 def _stat_key(path: Path) -> tuple[int, int, int] | None:
     try:

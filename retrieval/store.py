@@ -338,3 +338,18 @@ def _forget_system(path: Path) -> None:
         # A broken store may fail to stop cleanly; it is being discarded anyway.
         with contextlib.suppress(Exception):
             system.stop()
+
+
+def refresh_embedded_client(config: RetrievalConfig) -> None:
+    """Make this process re-read the embedded store from disk (another process wrote it).
+
+    chromadb keeps one `System` per path per process, with the vector index in memory, and
+    never sees another process's writes. Dropping it from chromadb's cache and opening a new
+    client (registered under the same key, so clients made before use the new one) fixes it.
+    """
+    if config.chroma_url:
+        return  # a server serves every writer's data
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(config.chroma_path), None)
+    _client(config)

@@ -41,6 +41,8 @@ def make_app(settings: Settings, index: Any, history_home: Path, **kwargs: Any) 
 
     kwargs.setdefault("resume", False)
     kwargs.setdefault("theme", DARK)
+    # UI state (recalled inputs, theme) goes to the per-test home, not the shared seed home.
+    settings = settings.model_copy(update={"home": history_home})
     return ResearchApp(settings, assistant_factory=factory, **kwargs)
 
 
@@ -148,9 +150,9 @@ def test_theme_choice() -> None:
 
 
 def test_papers_notice_filters(seed_index: Any) -> None:
-    title, body = render.papers_notice(seed_index.papers(), "wildguard")
+    title, papers, _footer = render.select_papers(seed_index.papers(), "wildguard")
     assert title.startswith("1 papers") or title.startswith("2 papers")
-    assert "WildGuard" in body
+    assert any("WildGuard" in p.title for p in papers)
 
 
 # ---------------------------------------------------------------- the app
@@ -276,12 +278,12 @@ async def test_slash_commands(
         )
         await submit(pilot, "/papers WildGuard")
         await until(pilot, lambda: len(app.chat.query(NoticeMessage)) == 2)
-        assert "WildGuard" in app.chat.query(NoticeMessage).last().query_one(Markdown).source
+        assert "WildGuard" in app.chat.query(NoticeMessage).last().text
 
         # /search <query>
         await submit(pilot, "/search multi-turn jailbreak")
         await until(pilot, lambda: len(app.chat.query(NoticeMessage)) == 3)
-        assert "X-Teaming" in app.chat.query(NoticeMessage).last().query_one(Markdown).source
+        assert "X-Teaming" in app.chat.query(NoticeMessage).last().text
 
         # /summarize with completion (Tab) of the title
         app.prompt.focus()
@@ -384,7 +386,8 @@ async def test_restart_resumes_the_last_conversation(
         await until(pilot, lambda: again.chat.answers)
         assert again.conversation_id == conversation
         assert again.chat.answers[0].answer is not None
-        assert again.sources.query(SourceItem)  # the last answer is selected
+        # The last answer is selected (its sources are filled right after it is shown).
+        await until(pilot, lambda: again.sources.query(SourceItem))
 
 
 async def test_empty_index_shows_indexing_progress(

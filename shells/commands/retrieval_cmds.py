@@ -6,12 +6,15 @@ import argparse
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.text import format_authors
 from retrieval.hygiene import clean_display
 from shells.commands.common import console as make_console
 from shells.commands.common import notice, open_assistant, print_json
+
+if TYPE_CHECKING:
+    from retrieval.models import Paper
 
 EXIT_SKIPPED = 2  # ingest finished but some records or files were skipped
 
@@ -78,6 +81,10 @@ def run_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _authors(paper: Paper) -> str:
+    return format_authors(paper.authors, truncated=paper.authors_truncated, limit=2)
+
+
 def run_papers(args: argparse.Namespace) -> int:
     """List the papers in the index."""
     papers = open_assistant(args).papers()
@@ -86,17 +93,30 @@ def run_papers(args: argparse.Namespace) -> int:
         return 0
     from rich.table import Table
 
-    table = Table("id", "year", "title", "authors", box=None, pad_edge=False)
-    for paper in papers:
-        authors = format_authors(paper.authors, truncated=paper.authors_truncated, limit=2)
-        table.add_row(
-            paper.paper_id,
-            str(paper.year or ""),
-            clean_display(paper.title),
-            clean_display(authors),
-        )
     console = make_console()
-    console.print(table)
+    id_width = max((len(p.paper_id) for p in papers), default=2)
+    if console.width >= id_width + 45:
+        # A table whose id column is never cut; the title and authors wrap.
+        table = Table(box=None, pad_edge=False)
+        table.add_column("id", no_wrap=True, min_width=id_width)
+        table.add_column("year", no_wrap=True)
+        table.add_column("title", ratio=3)
+        table.add_column("authors", ratio=1)
+        for paper in papers:
+            table.add_row(
+                paper.paper_id,
+                str(paper.year or ""),
+                clean_display(paper.title),
+                clean_display(_authors(paper)),
+            )
+        console.print(table)
+    else:
+        # Too narrow for a table: the id on its own line, whole (the terminal wraps it).
+        for paper in papers:
+            console.print(paper.paper_id, style="bold", soft_wrap=True, highlight=False)
+            year = f"{paper.year} · " if paper.year else ""
+            line = f"  {year}{clean_display(paper.title)} · {clean_display(_authors(paper))}"
+            console.print(line, highlight=False, markup=False)
     console.print(f"{len(papers)} papers")
     return 0
 

@@ -57,6 +57,10 @@ class ChatActions(App[None]):
         """No answer selected (the app's)."""
         raise NotImplementedError
 
+    def end_turn(self) -> None:
+        """Forget the turn being written (the app's)."""
+        raise NotImplementedError
+
     async def _history_done(self, conversation_id: str | None) -> None:
         assistant = self.session.assistant
         self.prompt.focus()
@@ -75,6 +79,7 @@ class ChatActions(App[None]):
         """Start a new conversation."""
         if self.running:
             self.action_cancel()
+            self.end_turn()  # what the stopped turn still sends is dropped
         self.conversation_id = None
         await self.chat.clear()
         await self.clear_answer_selection()

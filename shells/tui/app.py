@@ -96,8 +96,11 @@ class ResearchApp(ChatActions):
 
     def on_mount(self) -> None:
         self.theme = self._theme_name if self._theme_name in self.available_themes else DARK
-        self.theme_changed_signal.subscribe(
-            self, lambda theme: self.state.remember_theme(theme.name)
+        # Only a theme picked later (the palette) is remembered, not the one started with.
+        self.call_after_refresh(
+            self.theme_changed_signal.subscribe,
+            self,
+            lambda theme: self.state.remember_theme(theme.name),
         )
         self.status.set_model(self.settings.resolved_model)
         self.sources.display = False  # shown with the first answer that has sources
@@ -142,6 +145,8 @@ class ResearchApp(ChatActions):
 
     def on_session_ready(self, message: Session.Ready) -> None:
         self.status.set_corpus(len(self._papers) or message.size)
+        if self.settings.openai_base_url or self.settings.openai_api_key:
+            self.session.run("models", False)  # the endpoint's models, for completion
 
     def on_session_progress(self, message: Session.Progress) -> None:
         self.status.show_progress(message.done, message.total)
@@ -163,7 +168,7 @@ class ResearchApp(ChatActions):
             self.prompt.focus()
 
     async def on_session_notice(self, message: Session.Notice) -> None:
-        await self.chat.add_notice(message.title, message.body)
+        await self.chat.add_notice(message.title, message.body, message.papers)
 
     def on_session_info(self, message: Session.Info) -> None:
         self.notify(message.text, title=message.title)
@@ -176,10 +181,11 @@ class ResearchApp(ChatActions):
         self.completion.models = render.model_names(message.current, message.names)
         if not message.pick:
             return
-        options = [
-            (name, f"{'● ' if name == message.current else '  '}{name}")
-            for name in self.completion.models
-        ]
+        # The pick list leaves out offline's test misbehaviours (completion still has them).
+        names = [n for n in self.completion.models if not n.startswith("offline:")]
+        if message.current not in names:
+            names.insert(0, message.current)
+        options = [(n, f"{'● ' if n == message.current else '  '}{n}") for n in names]
         self.push_screen(PickScreen("Models (Enter to switch)", options), self._model_picked)
 
     def _model_picked(self, name: str | None) -> None:
@@ -293,7 +299,7 @@ class ResearchApp(ChatActions):
             if answer.error and not cancelled:
                 self.restore_input(shown)  # the answer block says what went wrong
         finally:
-            self._end_turn()
+            self.end_turn()
 
     async def on_session_turn_failed(self, event: Session.TurnFailed) -> None:
         if (message := self._current(event.token)) is None or self._turn is None:
@@ -303,21 +309,21 @@ class ResearchApp(ChatActions):
             await message.fail(error.message, render.tui_hint(error.hint))
             papers = candidates_of(error)
             if papers:
-                options = [
-                    (p.paper_id, f"{p.title} ({p.year or 'n.d.'}) · {p.paper_id}") for p in papers
-                ]
+                width = min(80, int(self.size.width * 0.8)) - 8  # inside the dialog
+                options = [(p.paper_id, render.paper_option(p, width)) for p in papers]
                 self.push_screen(PickScreen("Which paper?", options), self._paper_picked)
             else:
                 self.restore_input(shown)
         finally:
-            self._end_turn()
+            self.end_turn()
 
     def _paper_picked(self, paper_id: str | None) -> None:
         if paper_id:
             self.run_worker(self.start_turn(f"/summarize {paper_id}", "summarize", paper_id))
         self.prompt.focus()
 
-    def _end_turn(self) -> None:
+    def end_turn(self) -> None:
+        """Forget the turn being written: whatever its worker still sends is dropped."""
         self._cancel = None
         self._turn = None
         self.refresh_bindings()
@@ -365,7 +371,10 @@ class ResearchApp(ChatActions):
     # -------------------------------------------------------- conversations
 
     async def load_conversation(self, conversation: Conversation) -> None:
-        """Show a saved conversation and continue it."""
+        """Show a saved conversation and continue it (stopping any answer being written)."""
+        if self.running:
+            self.action_cancel()
+            self.end_turn()
         await self.chat.clear()
         self.conversation_id = conversation.id
         last: AnswerMessage | None = None

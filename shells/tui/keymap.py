@@ -59,8 +59,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("help", "show commands and keys", key="f1", slash=True, palette="Help"),
     Command("toggle_sources", "show or hide the sources panel", key="ctrl+b", label="Sources",
             palette="Toggle sources"),
+    # priority: the input box would take ctrl+y as "redo". Not in the footer, which must fit
+    # 60 columns with "esc Stop" (help and palette list it).
     Command("copy_answer", "copy the last answer with its references", key="ctrl+y",
-            label="Copy", palette="Copy last answer"),
+            palette="Copy last answer", priority=True),
     Command("focus_input", "move the cursor to the input box", key="ctrl+l",
             palette="Focus input"),
     Command("cancel", "stop the answer being written (it is kept, marked incomplete)",

@@ -20,7 +20,8 @@ def model_names(current: str | None = None, served: Sequence[str] = ()) -> list[
     """Model names for `/model`: the endpoint's, offline and its misbehaviours, the current."""
     from assistant.chat.registry import MISBEHAVIOURS
 
-    names = list(dict.fromkeys([*served, "offline", *(f"offline:{n}" for n in MISBEHAVIOURS)]))
+    endpoint = [n for n in served if n.split(":", 1)[0] != "offline"]
+    names = list(dict.fromkeys([*endpoint, "offline", *(f"offline:{n}" for n in MISBEHAVIOURS)]))
     if current and current not in names:
         names.insert(0, current)
     return names
@@ -33,10 +34,27 @@ def _md(text: str) -> str:
     return text
 
 
-def _paper_line(paper: Paper) -> str:
-    year = f" ({paper.year})" if paper.year else ""
-    # The id on its own line: never cut, whatever the width.
-    return f"- **{_md(paper.title)}**{year}  \n  `{paper.paper_id}`"
+def break_id(paper_id: str, width: int) -> list[str]:
+    """`paper_id` in lines of at most `width` cells, broken only after a `-` (a part longer
+    than a line is folded, the one case where a word must be cut)."""
+    width = max(4, width)
+    lines: list[str] = []
+    line = ""
+    for part in re.findall(r"[^-]+-?|-", paper_id):
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = ""
+        while len(part) > width:
+            lines.append(part[:width])
+            part = part[width:]
+        line += part
+    return [*lines, line] if line or not lines else lines
+
+
+def paper_option(paper: Paper, width: int) -> str:
+    """A paper in a pick list: title and year, then the whole id (broken after hyphens)."""
+    ids = (f"  {line}" for line in break_id(paper.paper_id, width - 2))
+    return "\n".join([f"{paper.title} ({paper.year or 'n.d.'})", *ids])
 
 
 _YEARS = re.compile(r"^(\d{4})(?:\s*[-–]\s*(\d{4}))?$")
@@ -81,20 +99,20 @@ class PaperFilter:
         return all(word in haystack for word in self.words)
 
 
-def papers_notice(papers: Sequence[Paper], needle: str = "") -> tuple[str, str]:
-    """Title and Markdown body for `/papers [filter]`."""
+def select_papers(papers: Sequence[Paper], needle: str = "") -> tuple[str, list[Paper], str]:
+    """`/papers [filter]`: a title, the papers to list (newest first) and a Markdown footer."""
     wanted = PaperFilter.parse(needle)
     chosen = [p for p in papers if wanted.matches(p)]
     chosen.sort(key=lambda p: (-(p.year or 0), p.title.casefold()))
     what = f"matching “{needle}”" if needle else "in the index"
     title = f"{len(chosen)} papers {what}"
     if not chosen:
-        return title, "No paper matches. Try `/search` for a looser match."
-    lines = [_paper_line(p) for p in chosen[:MAX_LISTED]]
+        return title, [], "No paper matches. Try `/search` for a looser match."
+    footer = ""
     if len(chosen) > MAX_LISTED:
-        lines.append(f"- … and {len(chosen) - MAX_LISTED} more (narrow with `/papers <filter>`)")
-    lines.append("\nSummarize one with `/summarize <title or id>`.")
-    return title, "\n".join(lines)
+        footer = f"… and {len(chosen) - MAX_LISTED} more (narrow with `/papers <filter>`).\n\n"
+    footer += "Summarize one with `/summarize <title or id>`."
+    return title, chosen[:MAX_LISTED], footer
 
 
 def search_notice(query: str, hits: Sequence[SearchHit]) -> tuple[str, str]:

@@ -48,7 +48,7 @@ class HistoryScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="history-body"):
             yield Label("Conversations", classes="heading")
-            yield Input(placeholder="filter by title…", id="history-filter")
+            yield Input(placeholder="/ filter by title…", id="history-filter", compact=True)
             yield DataTable(cursor_type="row", zebra_stripes=True)
             yield Label(HINT, classes="hint")
         yield Footer()

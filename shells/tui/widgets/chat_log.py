@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
@@ -9,15 +10,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import Label, Markdown, Static
 
 from shells.tui.citations import MarkerStream, cite_number, linkify
+from shells.tui.render import break_id
 
 if TYPE_CHECKING:
     from textual.widgets.markdown import MarkdownStream
 
     from assistant.answer import Answer
+    from retrieval.models import Paper
 
 WELCOME = """\
 ## Ask the papers
@@ -41,17 +45,50 @@ class UserMessage(Static):
         super().__init__(Content(text), classes="message")
 
 
-class NoticeMessage(Vertical):
-    """Output of a slash command (paper lists, search hits), rendered as Markdown."""
+class PaperEntry(Static):
+    """A listed paper: its title and year, then its full id (broken only after a hyphen)."""
 
-    def __init__(self, title: str, body: str) -> None:
+    def __init__(self, paper: Paper) -> None:
+        super().__init__(classes="paper")
+        self.paper = paper
+
+    def _lines(self, width: int) -> list[str]:
+        return break_id(self.paper.paper_id, width - 2)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._title(width).wrap(width)) + len(self._lines(width))
+
+    def _title(self, width: int) -> Content:
+        year = f" ({self.paper.year})" if self.paper.year else ""
+        return Content.from_markup("• [b]$t[/b]$y", t=self.paper.title, y=year)
+
+    def render(self) -> Content:
+        width = self.content_region.width or 80
+        ids = "\n".join(f"  {line}" for line in self._lines(width))
+        return self._title(width) + Content("\n") + Content.styled(ids, "dim")
+
+
+class NoticeMessage(Vertical):
+    """Output of a slash command: search hits as Markdown, or a list of papers."""
+
+    def __init__(self, title: str, body: str, papers: Sequence[Paper] = ()) -> None:
         super().__init__(classes="message")
         self._title = title
         self._body = body
+        self._papers = list(papers)
 
     def compose(self) -> ComposeResult:
         yield Label(self._title, classes="meta")
-        yield Markdown(self._body)
+        for paper in self._papers:
+            yield PaperEntry(paper)
+        if self._body:
+            yield Markdown(self._body)
+
+    @property
+    def text(self) -> str:
+        """Everything shown, as plain text (titles, ids, the Markdown source)."""
+        papers = [f"{p.title} ({p.year}) {p.paper_id}" for p in self._papers]
+        return "\n".join([self._title, *papers, self._body])
 
 
 class CitationLine(Static, can_focus=True):
@@ -250,9 +287,11 @@ class ChatLog(VerticalScroll):
         await self._add(message)
         return message
 
-    async def add_notice(self, title: str, body: str) -> NoticeMessage:
+    async def add_notice(
+        self, title: str, body: str, papers: Sequence[Paper] = ()
+    ) -> NoticeMessage:
         """Append command output."""
-        message = NoticeMessage(title, body)
+        message = NoticeMessage(title, body, papers)
         await self._add(message)
         return message
 

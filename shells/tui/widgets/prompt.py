@@ -18,7 +18,7 @@ from textual.widgets import TextArea
 
 from shells.tui.slash import CompletionSource, complete
 
-PLACEHOLDER = "Ask about the papers…  (/ for commands · Tab completes · ctrl+j new line)"
+PLACEHOLDER = "Ask about the papers…  (/ for commands)"
 NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter", "ctrl+enter")
 
 

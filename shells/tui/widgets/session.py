@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,11 +116,11 @@ class Session(Widget):
             self.error, self.title, self.line = error, title, line
 
     class Notice(Message):
-        """Command output for the chat log (Markdown)."""
+        """Command output for the chat log (Markdown, and papers to list)."""
 
-        def __init__(self, title: str, body: str) -> None:
+        def __init__(self, title: str, body: str, papers: Sequence[Paper] = ()) -> None:
             super().__init__()
-            self.title, self.body = title, body
+            self.title, self.body, self.papers = title, body, list(papers)
 
     class Info(Message):
         """A short notification."""
@@ -203,6 +203,7 @@ class Session(Widget):
             return
         self.ready.set()
         self.post_message(self.Opened(papers, conversation))
+        self._warn_if_incomplete(assistant)
         try:
             from retrieval.tokens import count_tokens
 
@@ -217,7 +218,9 @@ class Session(Widget):
 
     # ---------------------------------------------------------------- the index
 
-    def follow_index(self, *, force: bool = False) -> None:
+    def follow_index(
+        self, *, force: bool = False, on_reload: Callable[[], object] | None = None
+    ) -> None:
         """Reopen the index when another process re-ingested it (in the calling worker)."""
         assistant = self.assistant
         if assistant is None:
@@ -226,10 +229,20 @@ class Session(Widget):
             token = assistant.index_revision()
             if token == self._index_token and not force:
                 return
+            if on_reload is not None:
+                on_reload()
             assistant.reload()
             self._index_token = token
             papers = assistant.papers()
         self.post_message(self.IndexChanged(papers))
+        self._warn_if_incomplete(assistant)
+
+    def _warn_if_incomplete(self, assistant: Assistant) -> None:
+        """An ingest running or interrupted elsewhere: say so once (answers may miss papers)."""
+        with contextlib.suppress(AssistantError):
+            status = assistant.index_status()
+            if status.message and status.state != "damaged":  # a damaged store fails reads
+                self.post_message(self.Info(f"warning: {status.message}", "Index"))
 
     def _reopen_quietly(self) -> None:
         with contextlib.suppress(Exception):  # still broken: the next question says so
@@ -241,6 +254,8 @@ class Session(Widget):
 
     def _check_index(self, force: bool) -> None:
         if self.wait() is None:
+            if force:  # `/reload` after the index could not be opened: try again
+                self._open(resume=False)
             return
         try:
             self.follow_index(force=force)
@@ -284,7 +299,9 @@ class Session(Widget):
                 cancel.set()  # the app is closing
 
         try:
-            self.follow_index()
+            self.follow_index(
+                on_reload=lambda: self.post_message(self.Stage(token, "reopening the index…"))
+            )
             self.post_message(self.Stage(token, "searching the papers…"))
             method = {
                 "ask": assistant.ask,
@@ -322,9 +339,10 @@ class Session(Widget):
             self.post_message(self.Failed(_wrap(error, f"/{command} failed"), line=line))
 
     def _cmd_papers(self, assistant: Assistant, needle: str) -> None:
-        from shells.tui.render import papers_notice
+        from shells.tui.render import select_papers
 
-        self.post_message(self.Notice(*papers_notice(assistant.papers(), needle)))
+        title, papers, footer = select_papers(assistant.papers(), needle)
+        self.post_message(self.Notice(title, footer, papers))
 
     def _cmd_search(self, assistant: Assistant, query: str) -> None:
         from shells.tui.render import search_notice
@@ -350,7 +368,13 @@ class Session(Widget):
         self.post_message(self.Info(f"Exported to {target}", "Export"))
 
     def _cmd_models(self, assistant: Assistant, pick: bool) -> None:
-        names = assistant.list_models()
+        try:
+            names = assistant.list_models()
+        except AssistantError as error:  # the endpoint is down: offline is still there
+            if not pick:
+                return  # a background refresh of completion: nothing to say
+            self.post_message(self.Failed(error, "Models"))
+            names = ["offline"]
         self.post_message(self.Models(names, assistant.model_name, pick))
 
     def _cmd_set_model(self, assistant: Assistant, name: str) -> None:
