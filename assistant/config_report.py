@@ -53,4 +53,16 @@ def settings_report(settings: Settings) -> list[SettingRow]:
             description="RA_MODEL, else the OpenAI model when an endpoint is set, else offline",
         )
     )
+    from assistant.chat.registry import context_window_info
+
+    tokens, source = context_window_info(settings)
+    rows.append(
+        SettingRow(
+            name="context window",
+            value=str(tokens),
+            source=source,
+            description="tokens the model reads: RA_CONTEXT_WINDOW, else what the server "
+            "reports, else the model table, else a conservative default",
+        )
+    )
     return rows

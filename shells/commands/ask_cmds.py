@@ -96,6 +96,7 @@ def run_ask(args: argparse.Namespace) -> int:
             conversation_id=args.conversation,
             k=args.k,
             on_delta=None if args.json else _write,
+            on_status=_status,
             # One-shots stay out of history unless asked for (or continuing a conversation).
             save=args.save or bool(args.conversation),
         )
@@ -104,13 +105,20 @@ def run_ask(args: argparse.Namespace) -> int:
     return _finish(answer, args.json)
 
 
+def _status(message: str) -> None:
+    """Progress the user should see while waiting (a retry, a slow server): one stderr line."""
+    print(f"ra: {message}", file=sys.stderr, flush=True)
+
+
 def run_summarize(args: argparse.Namespace) -> int:
     """`ra summarize PAPER` (or `--topic TOPIC`): a cited summary."""
     _sigterm_as_interrupt()
     try:
         assistant = open_assistant(args)
         summarize = assistant.summarize_topic if args.topic else assistant.summarize
-        answer = summarize(args.paper, on_delta=None if args.json else _write, save=args.save)
+        answer = summarize(
+            args.paper, on_delta=None if args.json else _write, on_status=_status, save=args.save
+        )
     except TurnInterrupted as exc:
         return _interrupted(exc.answer, args.json)
     return _finish(answer, args.json)
