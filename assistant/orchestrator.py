@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 from assistant import prompts
@@ -233,7 +234,10 @@ class Assistant(LibraryAPI, ConversationsAPI):
         conversation = conversation_id or (history.new_conversation() if save else "")
         turn_id = history.start_turn(conversation, kind, question, model.name) if save else 0
         try:
-            built, standalone, condense_usage = prepare(clock, conversation)
+            with ExitStack() as pin:
+                with self._index_errors():  # one revision check for the whole turn
+                    pin.enter_context(self.index.pinned())
+                built, standalone, condense_usage = prepare(clock, conversation)
             text, finish = stream_answer(
                 model,
                 built,

@@ -9,7 +9,8 @@ index is incomplete (an ingest running or interrupted) or damaged.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -55,6 +56,7 @@ class PaperIndex:
         self.manifest_file = ManifestFile(config.home / f"manifest-{config.collection}.json")
         self._state: SearchState | None = None
         self._state_revision: str | None = None
+        self._pin = threading.local()
         self._state_lock = threading.Lock()
         # The last store look that agreed with the manifest, keyed by what would change it.
         self._verified: tuple[object, ...] | None = None
@@ -206,8 +208,24 @@ class PaperIndex:
 
     # ----- reading -----
 
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """One consistent view for a unit of work (a turn): the revision is checked once on
+        entry and every read inside serves that state (per thread; nests)."""
+        if getattr(self._pin, "state", None) is not None:
+            yield
+            return
+        self._pin.state = self._search_state()
+        try:
+            yield
+        finally:
+            self._pin.state = None
+
     def _search_state(self) -> SearchState:
         """The state readers serve: one manifest read and one store look per call."""
+        pinned: SearchState | None = getattr(self._pin, "state", None)
+        if pinned is not None:
+            return pinned
         manifest = self.manifest_file.read()
         revision = self._reader_revision(manifest)
         with self._state_lock:

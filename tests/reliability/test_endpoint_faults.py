@@ -149,7 +149,7 @@ def test_window_too_small_for_the_answer_room_names_the_setting(
 def test_no_source_fits_says_so_instead_of_calling_the_model(
     seed_settings: Settings, seed_index: Any, tmp_path: Path, server: OpenAIServer
 ) -> None:
-    assistant = endpoint_assistant(seed_settings, seed_index, tmp_path, server, context_window=900)
+    assistant = endpoint_assistant(seed_settings, seed_index, tmp_path, server, context_window=700)
     with pytest.raises(BudgetError) as info:
         assistant.ask(QUESTION)
     assert "none of the" in info.value.message and "fits" in info.value.message
