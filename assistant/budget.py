@@ -114,8 +114,11 @@ def message_tokens(messages: Sequence[ChatMessage]) -> int:
 SourceRenderer = Callable[[int, SourceGiven, str], str]
 
 
-def render_candidate(number: int, candidate: SourceGiven, text: str) -> str:
-    """The prompt's source block for `candidate` (the standard `SourceRenderer`)."""
+def render_candidate(
+    number: int, candidate: SourceGiven, text: str, *, record: bool = False
+) -> str:
+    """The prompt's source block for `candidate` (the standard `SourceRenderer`); with
+    `record`, a list answer's block, which adds the category and code availability."""
     return prompts.render_source(
         number,
         title=candidate.title,
@@ -124,22 +127,14 @@ def render_candidate(number: int, candidate: SourceGiven, text: str) -> str:
         arxiv_id=candidate.arxiv_id,
         text=text,
         authors_truncated=candidate.authors_truncated,
+        category=candidate.category if record else None,
+        has_code=candidate.has_code if record else None,
     )
 
 
 def render_record(number: int, candidate: SourceGiven, text: str) -> str:
     """A list answer's source block: the standard one plus category and code."""
-    return prompts.render_source(
-        number,
-        title=candidate.title,
-        authors=candidate.authors,
-        year=candidate.year,
-        arxiv_id=candidate.arxiv_id,
-        text=text,
-        authors_truncated=candidate.authors_truncated,
-        category=candidate.category,
-        has_code=candidate.has_code,
-    )
+    return render_candidate(number, candidate, text, record=True)
 
 
 def pack_sources(
