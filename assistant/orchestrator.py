@@ -37,7 +37,13 @@ from assistant.messages import Listing
 from assistant.redact import clean_secrets, mask, mask_model
 from assistant.sources import candidate, listing_sources, search_sources
 from assistant.support import is_abstention, model_judge, sentence_verdicts
-from assistant.turn import Clock, DeltaCallback, StatusCallback, stream_answer
+from assistant.turn import (
+    WAITING_FOR_MODEL,
+    Clock,
+    DeltaCallback,
+    StatusCallback,
+    stream_answer,
+)
 
 if TYPE_CHECKING:
     from retrieval.index import PaperIndex
@@ -238,6 +244,8 @@ class Assistant(LibraryAPI, ConversationsAPI):
                 with self._index_errors():  # one revision check for the whole turn
                     pin.enter_context(self.index.pinned())
                 built, standalone, condense_usage = prepare(clock, conversation)
+            if on_status is not None:
+                on_status(WAITING_FOR_MODEL)
             text, finish = stream_answer(
                 model,
                 built,

@@ -19,6 +19,9 @@ DeltaCallback = Callable[[str], None]
 # Progress while no text arrives ("waiting for the model ..., retry 2 of 3"): CLI stderr, TUI
 # status bar.
 StatusCallback = Callable[[str], None]
+# The stage a shell shows between "searching" and the first words (the chat's status bar;
+# the CLI, which streams the words themselves, leaves it out).
+WAITING_FOR_MODEL = "waiting for the model…"
 
 
 class Clock:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.errors import TurnInterrupted
+from assistant.turn import WAITING_FOR_MODEL
 from shells.commands.common import fail, open_assistant, print_json
 
 if TYPE_CHECKING:
@@ -107,6 +108,8 @@ def run_ask(args: argparse.Namespace) -> int:
 
 def _status(message: str) -> None:
     """Progress the user should see while waiting (a retry, a slow server): one stderr line."""
+    if message == WAITING_FOR_MODEL:  # the streamed words show it
+        return
     print(f"ra: {message}", file=sys.stderr, flush=True)
 
 

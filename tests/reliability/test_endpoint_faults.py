@@ -25,6 +25,7 @@ from assistant.history import HistoryStore
 from assistant.messages import ChatMessage
 from assistant.orchestrator import Assistant
 from assistant.redact import StreamMasker, mask
+from assistant.turn import WAITING_FOR_MODEL
 from tests.home_copy import clean_env, copy_home
 from tests.openai_server import OpenAIServer, Reply, words_of
 
@@ -104,8 +105,11 @@ def test_retries_reach_on_status(
     statuses: list[str] = []
     answer = assistant.ask(QUESTION, on_status=statuses.append)
     assert answer.answer == "Hello from the test server." and not answer.incomplete
-    assert [s.rsplit(";", 1)[1] for s in statuses] == [" retry 1 of 2", " retry 2 of 2"]
-    assert all("HTTP 503" in s and server.base_url in s for s in statuses)
+    # The stage first (the chat shows it until the first words), then each retry.
+    assert statuses[0] == WAITING_FOR_MODEL
+    retries = statuses[1:]
+    assert [s.rsplit(";", 1)[1] for s in retries] == [" retry 1 of 2", " retry 2 of 2"]
+    assert all("HTTP 503" in s and server.base_url in s for s in retries)
 
 
 def test_empty_stream_is_an_overflow_hint_and_saves_no_empty_answer(
