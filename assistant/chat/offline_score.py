@@ -121,16 +121,8 @@ def with_metadata(source: ParsedSource) -> ParsedSource:
         return source
     sentence = f"{source.title}{year} is by {authors}." if authors else f"{source.title}{year}."
     meta_terms = set(terms(f"{source.title} {authors} {source.year or ''}")) | _META_TERMS
-    return ParsedSource(
-        number=source.number,
-        title=source.title,
-        text=source.text,
-        authors=source.authors,
-        authors_truncated=source.authors_truncated,
-        year=source.year,
-        arxiv_id=source.arxiv_id,
-        has_code=source.has_code,
-        category=source.category,
+    return replace(
+        source,
         sentences=[sentence, *source.sentences],
         sentence_terms=[meta_terms, *source.sentence_terms],
         all_terms=source.all_terms | meta_terms,
