@@ -23,7 +23,7 @@ from retrieval.ingest import (
     Notice,
     Progress,
 )
-from retrieval.ingest import chunk_metadata as _chunk_metadata
+from retrieval.ingest_write import chunk_metadata as _chunk_metadata
 from retrieval.integrity import IndexStatus, StoreFacts, disagreement, store_facts
 from retrieval.lock import writer_busy, writer_lock
 from retrieval.manifest import Manifest, ManifestFile

@@ -17,89 +17,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-from retrieval.chunking import chunk_paper
 from retrieval.config import RetrievalConfig
+from retrieval.ingest_report import FileReport, IngestReport
+from retrieval.ingest_write import JournalWriter, Progress, write_papers
 from retrieval.integrity import disagreement, store_facts
 from retrieval.manifest import Journal, Manifest, ManifestFile, now_iso
-from retrieval.merge import MergeConflict, MergeEvent
-from retrieval.models import Chunk, Paper, ParseIssue
+from retrieval.models import Paper
 from retrieval.resources import seed_files
-from retrieval.search import prune_states, revision_of, state_dir
-from retrieval.state import Row, SearchState
+from retrieval.search import prune_states
 from retrieval.store import ChunkStore, StoreError, damaged_error
 
-# progress(done, total): chunks written so far out of those to write.
-Progress = Callable[[int, int], None]
 Notice = Callable[[str], None]
-JOURNAL_EVERY_S = 0.5  # at most this often, the journal records how far the writes got
-
-
-class FileReport(BaseModel):
-    """What one input file gave."""
-
-    path: str
-    records: int = 0
-    issues: int = 0
-    error: str | None = None
-
-
-class IngestReport(BaseModel):
-    """The outcome of an ingest: counts, per-file results and every problem found."""
-
-    files: list[FileReport] = Field(default_factory=list)
-    issues: list[ParseIssue] = Field(default_factory=list)
-    # Every merge of records into one paper, with its reason, and every merge conflict.
-    merges: list[MergeEvent] = Field(default_factory=list)
-    conflicts: list[MergeConflict] = Field(default_factory=list)
-    papers: int = 0
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    chunks_written: int = 0
-    chunks_deleted: int = 0
-    seconds: float = 0.0
-    nothing_changed: bool = False
-    # True when this ingest finished an interrupted one.
-    resumed: bool = False
-    # Where a damaged store was moved by `--reindex` (kept, never deleted).
-    moved_aside: str | None = None
-
-    @property
-    def skipped_records(self) -> int:
-        """Records reported as malformed and left out."""
-        return len(self.issues)
-
-    @property
-    def file_errors(self) -> list[str]:
-        """Files that could not be read at all."""
-        return [f"{f.path}: {f.error}" for f in self.files if f.error]
-
-    @property
-    def ok(self) -> bool:
-        """True when every file and record was ingested."""
-        return not self.issues and not self.file_errors
 
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def chunk_metadata(paper: Paper, chunk: Chunk, chunk_hash: str) -> dict[str, Any]:
-    """The Chroma metadata of one chunk (chunk 0 carries the whole paper record)."""
-    meta: dict[str, Any] = {
-        "paper_id": paper.paper_id,
-        "chunk_index": chunk.index,
-        "hash": chunk_hash,
-        "title": paper.title,
-    }
-    if paper.year is not None:
-        meta["year"] = paper.year
-    if chunk.index == 0:
-        meta["paper"] = paper.model_dump_json()
-    return meta
 
 
 def signature(config: RetrievalConfig, store: ChunkStore) -> dict[str, Any]:
@@ -259,7 +191,7 @@ class Ingestor:
 
     def _begin(
         self, manifest: Manifest | None, files: dict[str, str], sig: dict[str, Any]
-    ) -> _Journal:
+    ) -> JournalWriter:
         base = manifest or Manifest()
         started = Manifest(
             files=files,
@@ -271,97 +203,23 @@ class Ingestor:
             ingest=Journal(started_at=now_iso(), pid=os.getpid()),
         )
         self.mf.write(started)
-        return _Journal(self.mf, started)
+        return JournalWriter(self.mf, started)
 
     def _write(
         self,
         papers: list[Paper],
         report: IngestReport,
-        journal: _Journal,
+        journal: JournalWriter,
         *,
         fresh: bool,
         listed: str | None = None,
     ) -> None:
-        desired: dict[str, tuple[str, str, dict[str, Any]]] = {}
-        rows: list[Row] = []
-        for paper in papers:
-            paper_hash = paper.content_hash()
-            for chunk in chunk_paper(paper, self.config.chunk_tokens, self.config.chunk_overlap):
-                chunk_hash = _sha(f"{paper_hash}\n{chunk.text}".encode())[:16]
-                desired[chunk.chunk_id] = (
-                    chunk_hash,
-                    chunk.text,
-                    chunk_metadata(paper, chunk, chunk_hash),
-                )
-                rows.append((paper.paper_id, chunk.index, chunk.chunk_id, chunk.text, chunk_hash))
+        write_papers(
+            self.config, self.store, papers, report, journal,
+            progress=self.progress, fresh=fresh, listed=listed,
+        )  # fmt: skip
 
-        existing: dict[str, tuple[str, str]] = {}
-        previous = SearchState.open(state_dir(self.config, listed)) if listed else None
-        if previous is not None:
-            existing = previous.listing()
-            previous.close()
-        elif not fresh:
-            existing = {
-                cid: (str(meta.get("hash", "")), str(meta.get("paper_id", "")))
-                for cid, _, meta in self.store.iter_chunks(include_documents=False)
-            }
-        to_write = [cid for cid, (h, _, _) in desired.items() if existing.get(cid, ("",))[0] != h]
-        to_delete = [cid for cid in existing if cid not in desired]
-
-        old_papers = {pid for _, pid in existing.values()}
-        new_ids = {p.paper_id for p in papers}
-        changed = {desired[cid][2]["paper_id"] for cid in to_write}
-        changed |= {existing[cid][1] for cid in to_delete if existing[cid][1] in new_ids}
-        report.papers = len(papers)
-        report.added = len(new_ids - old_papers)
-        report.updated = len(changed & old_papers & new_ids)
-        report.removed = len(old_papers - new_ids)
-        report.unchanged = report.papers - report.added - report.updated
-
-        journal.start(len(to_write), len(to_delete))
-        if self.progress:
-            self.progress(0, len(to_write))
-        if to_delete:
-            self.store.delete(to_delete)
-            journal.deleted(len(to_delete))
-        done = 0
-
-        def tick(n: int) -> None:
-            nonlocal done
-            done += n
-            journal.wrote(done)
-            if self.progress:
-                self.progress(done, len(to_write))
-
-        if to_write:
-            self.store.upsert(
-                to_write,
-                [desired[c][1] for c in to_write],
-                [desired[c][2] for c in to_write],
-                progress=tick,
-            )
-        report.chunks_written = len(to_write)
-        report.chunks_deleted = len(to_delete)
-
-        revision = revision_of((cid, d[0]) for cid, d in desired.items())
-        info = self.store.info()
-        if (
-            to_write
-            or to_delete
-            or info.get("revision") != revision
-            or info.get("chunks") != len(desired)
-        ):
-            self.store.set_revision(revision, chunks=len(desired), papers=len(papers))
-        directory = state_dir(self.config, revision)
-        existing_state = SearchState.open(directory)
-        if existing_state is None:
-            SearchState.create(papers, rows, directory).close()
-        else:
-            existing_state.close()
-        m = journal.manifest
-        m.revision, m.papers, m.chunks = revision, len(papers), len(desired)
-
-    def _finish(self, journal: _Journal) -> None:
+    def _finish(self, journal: JournalWriter) -> None:
         m = journal.manifest
         m.complete = True
         if m.ingest is not None:
@@ -387,36 +245,3 @@ class Ingestor:
             for name in {str(Path(s.file).resolve()) for s in paper.sources}:
                 by_file.setdefault(name, []).append(paper)
         return by_file
-
-
-class _Journal:
-    """The in-progress manifest: records how far the writes got, at most every 0.5 s."""
-
-    def __init__(self, mf: ManifestFile, manifest: Manifest) -> None:
-        self.mf = mf
-        self.manifest = manifest
-        self._last = 0.0
-
-    @property
-    def _entry(self) -> Journal:
-        assert self.manifest.ingest is not None
-        return self.manifest.ingest
-
-    def start(self, to_write: int, to_delete: int) -> None:
-        self._entry.to_write = to_write
-        self._entry.deleted = 0
-        self._save(force=True)
-
-    def deleted(self, n: int) -> None:
-        self._entry.deleted = n
-        self._save(force=True)
-
-    def wrote(self, done: int) -> None:
-        self._entry.written = done
-        self._save(force=done == self._entry.to_write)
-
-    def _save(self, *, force: bool) -> None:
-        now = time.monotonic()
-        if force or now - self._last >= JOURNAL_EVERY_S:
-            self.mf.write(self.manifest)
-            self._last = now
