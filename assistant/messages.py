@@ -45,3 +45,6 @@ class ModelRequest(BaseModel):
     history: list[tuple[str, str, list[str]]] = Field(default_factory=list)
     # Set when the question is a list/metadata question answered from the records.
     listing: Listing | None = None
+    # IDF over the whole collection of each of the question's stemmed content terms: how
+    # much a word says about the topic (the offline model's relevance weights).
+    term_weights: dict[str, float] = Field(default_factory=dict)

@@ -65,6 +65,9 @@ class Assistant(LibraryAPI, ConversationsAPI):
         self._model = model
         self._history = history
         self._lock = threading.RLock()
+        from assistant.collection_terms import TermStatsCache  # (kept off the import block)
+
+        self._term_stats = TermStatsCache()
 
     # ------------------------------------------------------------ lazy parts
 
@@ -121,7 +124,15 @@ class Assistant(LibraryAPI, ConversationsAPI):
                 candidates = listed[0] if listed else self._candidates(standalone, k)
             with clock.stage("prompt"):
                 shown = prompts.escape_data(standalone)
-                request = ModelRequest(task="answer", question=standalone, history=prior)
+                request = ModelRequest(
+                    task="answer",
+                    question=standalone,
+                    history=prior,
+                    # only the offline model reads them: no collection scan for a real one
+                    term_weights=self._term_weights(standalone)
+                    if getattr(model, "extractive", False)
+                    else {},
+                )
                 if listed is None:
                     built = self._build(
                         model,
@@ -377,6 +388,15 @@ class Assistant(LibraryAPI, ConversationsAPI):
         """Search hits as source candidates, papers the question names first."""
         with self._index_errors():
             return search_sources(self.index, query, max(1, k or self.settings.top_k))
+
+    def _term_weights(self, question: str) -> dict[str, float]:
+        """IDF over the whole collection of the question's terms (cached per revision)."""
+        with self._index_errors():
+            stats = self._term_stats.get(
+                self.index.change_token(),
+                lambda: (f"{p.title} {p.abstract}" for p in self.index.papers()),
+            )
+        return stats.weights(question)
 
     def _verdicts(self, model: ChatModel, text: str, built: BuiltPrompt) -> list[SupportVerdict]:
         """A support verdict per sentence: the judge prompt with a real model, else lexical."""

@@ -9,6 +9,7 @@ names them; with nothing relevant it abstains without a citation.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from assistant.chat.offline_prompt import ParsedSource
 from assistant.chat.offline_score import (
@@ -24,7 +25,16 @@ from assistant.text import GENERIC, STOPWORDS, stem, terms, words
 
 MAX_PAPERS = 5
 MAX_PER_PAPER = 3
-RELATIVE_COVERAGE = 0.5  # a paper's coverage against the best paper's, to be included
+RELATIVE_TOPIC = 0.5  # a paper's topic score against the best paper's, to be included
+RELATIVE_TOPIC_LIST = 0.4  # ... when the question asks for papers ("which papers ...")
+MIN_TOPIC = 0.15  # ... and at least this
+# "Which papers ...", "what works ...": every paper that answers is wanted, not the best one.
+_ASKS_FOR_PAPERS = re.compile(
+    r"\b(which|what|any|all|other)\s+(\w+\s+)?(papers|works|studies|articles|approaches|"
+    r"methods|methods|tools|benchmarks|datasets|models)\b",
+    re.IGNORECASE,
+)
+RANK_PRIOR = 0.1  # the retriever's order breaks near-ties: source n gets this / n
 RELATIVE_SENTENCE = 0.5  # a sentence's score against its paper's best, to be quoted
 RELATIVE_PAPER = 0.4  # a paper's best sentence against the best of all papers, to be included
 RESULT_BONUS = 0.05  # results and numbers first among sentences that answer equally well
@@ -44,6 +54,11 @@ METHOD = re.compile(
 DATA = re.compile(
     r"\b(data(set)?s?|corpus|corpora|benchmark|samples|examples|annotat\w*|collect\w*|"
     r"languages|dialogues|prompts|pairs|trained on|training)\b",
+    re.IGNORECASE,
+)
+# A sentence that reports a measured result: a percentage, a ratio, a score with a number.
+_MEASURED = re.compile(
+    r"\d+(\.\d+)?\s?(%|percent|x\b|×|points?\b|pp\b)|\b(F1|accuracy|AUC|BLEU|ROUGE)\b[^.]*\d",
     re.IGNORECASE,
 )
 # A leading clause that points back at text the reader has not seen ("To address these
@@ -97,6 +112,8 @@ def third_person(sentence: str, name: str) -> str:
         text = re.sub(r"^(it|they)\b", name, text, count=1, flags=re.IGNORECASE)
     for pattern, replacement in _FIRST_PERSON:
         text = pattern.sub(replacement, text)
+    # "Using X, We find" (a capital mid-sentence in the source) reads "the authors"
+    text = re.sub(r"(?<=\w[,;:] )The authors\b", "the authors", text)
     return text[:1].upper() + text[1:] if text else text
 
 
@@ -147,21 +164,25 @@ def _ranked(item: Scored) -> list[tuple[float, int]]:
     return [si for _, si in order]
 
 
-def _relevant(relevance: Relevance) -> list[tuple[Scored, list[int]]]:
+def _relevant(relevance: Relevance, question: str) -> list[tuple[Scored, list[int]]]:
     """Papers that answer the question, with their sentences to quote (best first).
 
     A paper counts when it covers the question nearly as well as the best one and one of its
     sentences matches several of the question's words: sharing one word is not enough.
     """
-    scored = relevance.scored
-    best = max(item.coverage for item in scored)
+    scored = sorted(
+        relevance.scored,
+        key=lambda s: (-(s.topic + RANK_PRIOR / max(1, s.source.number)), s.source.number),
+    )
+    best = max(item.topic for item in scored)
+    share = RELATIVE_TOPIC_LIST if _ASKS_FOR_PAPERS.search(question) else RELATIVE_TOPIC
     best_sentence = max((s for item in scored for s, _ in item.ranked), default=0.0)
     need = min(2, relevance.n_terms)
     chosen: list[tuple[Scored, list[int]]] = []
     for item in scored:
-        if len(chosen) >= MAX_PAPERS or item.coverage < max(MIN_COVERAGE, RELATIVE_COVERAGE * best):
+        if len(chosen) >= MAX_PAPERS or item.topic < max(MIN_TOPIC, share * best):
             break
-        if not relevance.names_one(item):
+        if item.coverage < MIN_COVERAGE or not relevance.names_one(item):
             continue
         top = max((s for s, _ in item.ranked), default=0.0)
         if top < max(MIN_SENTENCE, RELATIVE_PAPER * best_sentence):
@@ -196,16 +217,19 @@ def _score_of(item: Scored, index: int) -> float:
     return next(score for score, i in item.ranked if i == index)
 
 
-def answer(sources: list[ParsedSource], question: str) -> str:
-    """The evidence answer to `question` from `sources`."""
+def answer(
+    sources: list[ParsedSource], question: str, weights: Mapping[str, float] | None = None
+) -> str:
+    """The evidence answer to `question` from `sources` (`weights`: the question's terms'
+    IDF over the whole collection, see `ModelRequest.term_weights`)."""
     if is_comparison(question):
         compared = compare(sources, question)
         if compared:
             return compared
-    relevance = score_sources(sources, question)
+    relevance = score_sources(sources, question, weights)
     if not relevance.supported():
         return not_reported(relevance, question)
-    chosen = _relevant(relevance)
+    chosen = _relevant(relevance, question)
     if not chosen:
         return not_reported(relevance, question)
     parts = [lead(len(chosen))]
@@ -221,7 +245,7 @@ def not_reported(relevance: Relevance, question: str) -> str:
         if relevance.names_one(item)
         and (
             (relevance.named and any(name & item.source.all_terms for name in relevance.named))
-            or (item.coverage >= SILENT_COVERAGE and item.matched >= 2)
+            or (max(item.coverage, item.topic) >= SILENT_COVERAGE and item.matched >= 2)
         )
     ][:3]
     if not about:
@@ -231,6 +255,9 @@ def not_reported(relevance: Relevance, question: str) -> str:
     names = [f"{_name(item.source)} [{item.source.number}]" for item in about]
     joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     what = " or ".join(missing) if missing else "an answer to this question"
+    if relevance.unseen_entities:  # the name itself is what no checked paper has
+        what = " or ".join(relevance.unseen_entities)
+        return f"The abstracts of {joined} do not mention {what}."
     return f"The abstracts of {joined} do not report {what}."
 
 
@@ -281,10 +308,15 @@ def _side(source: ParsedSource, focus: set[str]) -> list[int]:
     name = re.compile(re.escape(source.short_title.split()[0]), re.IGNORECASE)
     counted_data = re.compile(rf"(?=.*\d)(?=.*{DATA.pattern})", re.IGNORECASE)
     counted_result = re.compile(rf"(?=.*\d)(?=.*{RESULT.pattern})", re.IGNORECASE)
-    for pattern in (METHOD, counted_data, counted_result):  # what, data, numbers
+    for pattern in (METHOD, counted_data):  # what it is, its data
         index = first(pattern)
         if index is not None:
             picks.append(index)
+    # its numbers: a measured result (a percentage, a ratio, a score) before any count
+    index = first(_MEASURED)
+    index = first(counted_result) if index is None else index
+    if index is not None:
+        picks.append(index)
     if focus and len(picks) < MAX_PER_PAPER:  # the aspect the question asks about
         scored = sorted(
             ((len(focus & source.sentence_terms[i]), i) for i in range(len(sents))),

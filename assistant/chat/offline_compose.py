@@ -47,7 +47,7 @@ def compose(request: ModelRequest) -> str:
         return topic_overview(sources, request.question)
     if request.listing is not None:
         return listing_answer(sources, request.listing)
-    return evidence_answer(sources, request.question)
+    return evidence_answer(sources, request.question, request.term_weights)
 
 
 def summarize(source: ParsedSource) -> str:

@@ -38,6 +38,9 @@ class ParsedSource:
     sentences: list[str] = field(default_factory=list)
     sentence_terms: list[set[str]] = field(default_factory=list)
     all_terms: set[str] = field(default_factory=set)
+    # the title's and each sentence's terms in reading order (for phrase matches)
+    title_seq: list[str] = field(default_factory=list)
+    sentence_seqs: list[list[str]] = field(default_factory=list)
 
     @property
     def short_title(self) -> str:
@@ -74,6 +77,8 @@ def read_source(source: SourceGiven) -> ParsedSource:
         category=source.category,
     )
     parsed.sentences = [s for s in sentences(text) if not _INSTRUCTION_LIKE.search(s)]
-    parsed.sentence_terms = [set(terms(s)) for s in parsed.sentences]
-    parsed.all_terms = set(terms(parsed.title)).union(*parsed.sentence_terms)
+    parsed.sentence_seqs = [terms(s) for s in parsed.sentences]
+    parsed.sentence_terms = [set(seq) for seq in parsed.sentence_seqs]
+    parsed.title_seq = terms(parsed.title)
+    parsed.all_terms = set(parsed.title_seq).union(*parsed.sentence_terms)
     return parsed

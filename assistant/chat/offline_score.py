@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from assistant.chat.offline_prompt import ParsedSource
+from assistant.chat.offline_topic import question_phrases, topic_score
 from assistant.questions import entities
 from assistant.text import format_authors, idf_table, terms
 
 MIN_COVERAGE = 0.3  # share of the question's IDF-weighted content terms the best source has
 MIN_MATCHED = 3  # ... and at least this many of its content terms,
 MIN_MATCHED_SHARE = 0.6  # ... or this share of them (short questions)
-ENTITY_COVERAGE = 0.5  # a name no source mentions: abstain unless coverage reaches this
 MIN_SENTENCE = 0.1  # share of the weight a sentence must cover to be quoted
 TITLE_DAMPING = 0.3  # weight of a paper's own title words when ranking its sentences
 # Questions about who wrote a paper or when: the sources' header lines can answer them.
@@ -78,6 +79,8 @@ class Scored:
     matched: int = 0  # question words the source has (a hyphenated word counts once)
     # per sentence index: how many question words it has
     sentence_words: dict[int, int] = field(default_factory=dict)
+    # how well it covers the question's topic, by collection-wide word weights and phrases
+    topic: float = 0.0
 
 
 @dataclass
@@ -99,8 +102,7 @@ class Relevance:
     def supported(self) -> bool:
         """The abstention rule: enough IDF-weighted coverage, enough matched terms, the
         thing the question asks for ("which license", "what batch size") mentioned by some
-        source, and no named entity of the question missing from every source (unless the
-        coverage is high anyway)."""
+        source, and no named entity of the question missing from every source."""
         if not self.scored:
             return False
         if self.asked and not any(self.asked & item.source.all_terms for item in self.scored):
@@ -110,7 +112,9 @@ class Relevance:
             return False
         if best.matched < MIN_MATCHED and best.matched < MIN_MATCHED_SHARE * self.n_terms:
             return False
-        return not (self.unseen_entities and best.coverage < ENTITY_COVERAGE)
+        # A name the question asks about that no source mentions: the papers found are
+        # about something else, however many other words they share.
+        return not self.unseen_entities
 
 
 def with_metadata(source: ParsedSource) -> ParsedSource:
@@ -125,6 +129,7 @@ def with_metadata(source: ParsedSource) -> ParsedSource:
         source,
         sentences=[sentence, *source.sentences],
         sentence_terms=[meta_terms, *source.sentence_terms],
+        sentence_seqs=[terms(sentence), *source.sentence_seqs],
         all_terms=source.all_terms | meta_terms,
     )
 
@@ -141,6 +146,12 @@ def with_results(source: ParsedSource, wanted: set[str]) -> ParsedSource:
     return replace(source, sentence_terms=sentence_terms, all_terms=source.all_terms | extra)
 
 
+# First parts of hyphenated words that say nothing on their own.
+_PREFIXES = frozenset(
+    "multi non self pre post co cross sub inter intra semi anti single mid meta".split()  # noqa: SIM905
+)
+
+
 def _word_terms(word: str) -> set[str]:
     """A word's terms; a versioned name ("GPT-4", "Llama-2") is only its joined form, so
     GPT-3 does not count as a mention of GPT-4."""
@@ -149,6 +160,8 @@ def _word_terms(word: str) -> set[str]:
     if len(parts) > 1 and any(p.isdigit() for p in parts):
         joined = set(terms("".join(parts)))
         return joined or found
+    if len(parts) > 1 and parts[0].lower() in _PREFIXES:  # "multi-turn" is not "multi-task"
+        return found - set(terms(parts[0]))
     return found
 
 
@@ -177,8 +190,19 @@ def question_groups(query: str) -> list[set[str]]:
     return unique
 
 
-def score_sources(sources: list[ParsedSource], query: str) -> Relevance:
+def _written(name: str, texts: list[str]) -> bool:
+    """The name at the start of a word in some text ("ANION" in "ANION1, a new graph")."""
+    pattern = re.compile(r"(?<![a-z0-9])" + re.escape(name.lower()))
+    return any(pattern.search(text) for text in texts)
+
+
+def score_sources(
+    sources: list[ParsedSource], query: str, weights: Mapping[str, float] | None = None
+) -> Relevance:
     """Sources by coverage of the query's IDF-weighted content terms, best first.
+
+    `weights` (IDF over the whole collection) score each source's `topic`; without them
+    the IDF over the given sources stands in.
 
     Ties are broken by the best sentence's score, then by source number (a total order).
     """
@@ -194,6 +218,9 @@ def score_sources(sources: list[ParsedSource], query: str) -> Relevance:
     cap = math.log((len(sources) + 1) / 1.5)
     weight = {t: min(cap, idf.get(t, cap)) or 1e-6 for t in wanted}
     total = sum(weight.values())
+    phrases = question_phrases(query)
+    topic_weights = weights or weight
+    top_weight = max(topic_weights.values(), default=cap)
     scored: list[Scored] = []
     for source in sources:
         hit = wanted & source.all_terms
@@ -213,7 +240,8 @@ def score_sources(sources: list[ParsedSource], query: str) -> Relevance:
             for i in range(len(source.sentence_terms))
         }
         matched = sum(1 for g in groups if g & hit)
-        scored.append(Scored(source, coverage, ranked, matched, per_sentence))
+        topic = topic_score(source, groups, phrases, topic_weights, top_weight)
+        scored.append(Scored(source, coverage, ranked, matched, per_sentence, topic))
     scored.sort(
         key=lambda s: (
             -(s.coverage + RANK_PRIOR / max(1, s.source.number)),
@@ -223,6 +251,8 @@ def score_sources(sources: list[ParsedSource], query: str) -> Relevance:
     )
     seen = set().union(*(s.all_terms for s in sources))
     names = [(e, set(terms(e.replace("-", "")))) for e in entities(query)]
-    unseen = [e for e, name in names if not name & seen]
+    names = [(e, name) for e, name in names if name]  # "A*": nothing left to look for
+    texts = [f"{s.title} {s.text}".lower() for s in sources]
+    unseen = [e for e, name in names if not name & seen and not _written(e, texts)]
     named = [name for _, name in names if name & seen]
     return Relevance(scored, len(groups), unseen, named, wanted, groups, asked_for(query))

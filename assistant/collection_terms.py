@@ -1,0 +1,62 @@
+"""How informative each word is in the whole collection: IDF over every indexed paper.
+
+The offline model weighs a question's words by these to tell a paper on the question's topic
+from one that only shares a word with it. IDF over the handful of sources a turn is given
+would do the opposite: retrieval already picked them for the topic, so the topic's own words
+are in most of them and would weigh least.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from assistant.text import clean_text, terms
+
+
+@dataclass(frozen=True)
+class TermStats:
+    """Document frequencies of stemmed content terms over `n` papers."""
+
+    df: dict[str, int]
+    n: int
+
+    @classmethod
+    def build(cls, texts: Iterable[str]) -> TermStats:
+        """Count, per term, how many of `texts` (one per paper) contain it."""
+        df: dict[str, int] = {}
+        n = 0
+        for text in texts:
+            n += 1
+            for term in set(terms(clean_text(text))):
+                df[term] = df.get(term, 0) + 1
+        return cls(df, n)
+
+    def idf(self, term: str) -> float:
+        """Smoothed IDF; a term no paper has gets the highest value."""
+        return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))
+
+    def weights(self, text: str) -> dict[str, float]:
+        """IDF of each content term of `text` (empty for an empty collection)."""
+        if self.n == 0:
+            return {}
+        return {t: round(self.idf(t), 6) for t in sorted(set(terms(text)))}
+
+
+class TermStatsCache:
+    """One `TermStats` per index revision, built on first use (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._revision: str | None = None
+        self._stats: TermStats | None = None
+
+    def get(self, revision: str, texts: Callable[[], Iterable[str]]) -> TermStats:
+        """The stats for `revision`, rebuilt from `texts()` when the revision changed."""
+        with self._lock:
+            if self._stats is None or revision != self._revision:
+                self._stats = TermStats.build(texts())
+                self._revision = revision
+            return self._stats
