@@ -73,7 +73,7 @@ def test_question_phrases_stop_at_clause_and_alternative_words() -> None:
 def test_a_name_no_source_mentions_is_not_answered_from_other_papers() -> None:
     text = ask("Which optimizer was used to fine-tune ToyMax on safety moderation prompts?")
     assert "address this" not in text
-    assert text.startswith("The abstracts of ") and "do not report" in text
+    assert text.startswith("The abstracts of ") and text.endswith("do not mention ToyMax.")
     assert is_abstention(text)
 
 
