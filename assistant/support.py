@@ -71,11 +71,21 @@ def split_sentences(answer: str) -> list[Sentence]:
     opening parenthesis (as in "Is It Ok? — The paper ..." or "Is It Ok? (2023)"). A piece
     that is only markers (e.g. "[2]" after a full stop) is attached to the previous sentence.
     """
-    pieces: list[str] = []
-    for line in answer.splitlines():
-        line = line.strip()
+    return [sentence for sentence, _ in sentence_ends(answer)]
+
+
+def sentence_ends(answer: str) -> list[tuple[Sentence, int]]:
+    """`split_sentences` with where each sentence ends in `answer` (after its markers), so a
+    shell can mark a sentence in place (the verdicts come in this order)."""
+    pieces: list[tuple[str, int]] = []
+    offset = 0
+    for raw in answer.splitlines(keepends=True):
+        line_start, offset = offset, offset + len(raw)
+        lead = len(raw) - len(raw.lstrip())
+        line = raw.strip()
         if not line:
             continue
+        base = line_start + lead
         start = 0
         for match in re.finditer(r"[.!?][\"')\]]*\s+", line):
             before = line[start : match.start()].split()
@@ -85,21 +95,23 @@ def split_sentences(answer: str) -> list[Sentence]:
             # "Title? — text" or "... vs. the": the sentence goes on.
             if re.match(r"[a-z—–:;,(-]", line[match.end() : match.end() + 1]):
                 continue
-            pieces.append(line[start : match.end()].strip())
+            piece = line[start : match.end()].strip()
+            pieces.append((piece, base + start + len(line[start : match.end()].rstrip())))
             start = match.end()
         if start < len(line):
-            pieces.append(line[start:].strip())
-    sentences: list[Sentence] = []
-    for piece in pieces:
+            pieces.append((line[start:].strip(), base + len(line)))
+    sentences: list[tuple[Sentence, int]] = []
+    for piece, end in pieces:
         markers = parse_markers(piece)
         text = _MARKER.sub(" ", piece)
         text = re.sub(r"\s+", " ", text).strip()
         text = re.sub(r"\s+([.,;:!?])", r"\1", text)
         if not re.search(r"[A-Za-z0-9]", text):
             if sentences:
-                sentences[-1].markers.extend(markers)
+                sentences[-1][0].markers.extend(markers)
+                sentences[-1] = (sentences[-1][0], end)
             continue
-        sentences.append(Sentence(text=text, markers=markers))
+        sentences.append((Sentence(text=text, markers=markers), end))
     return sentences
 
 

@@ -8,7 +8,11 @@ which holds back a marker until its closing bracket arrives.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assistant.answer import SupportVerdict
 
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
 _PARTIAL = re.compile(r"\[[\d,;\s]*")
@@ -68,3 +72,27 @@ class MarkerStream:
         """Whatever is still held back (the stream has ended)."""
         text, self._held = self._held, ""
         return linkify(text)
+
+
+# A dim-looking mark after a sentence its cited abstract backs only weakly, or not at all
+# (the verdicts of `assistant.support`, the scorer the eval uses).
+SUPPORT_MARKS = {"weak": "⁽?⁾", "unsupported": "⁽✗⁾"}
+SUPPORT_LEGEND = "⁽?⁾ weakly supported · ⁽✗⁾ not supported by the cited abstracts"
+
+
+def mark_support(text: str, verdicts: Sequence[SupportVerdict]) -> tuple[str, bool]:
+    """`text` with a mark after each claim sentence whose verdict is weak or unsupported,
+    and whether any was marked. The verdicts are in sentence order (`sentence_ends`)."""
+    from assistant.support import sentence_ends
+
+    ends = sentence_ends(text)
+    if len(ends) != len(verdicts):  # not this text's verdicts: show it unmarked
+        return text, False
+    inserts = [
+        (end, SUPPORT_MARKS[v.verdict])
+        for (_, end), v in zip(ends, verdicts, strict=True)
+        if v.claim and v.verdict in SUPPORT_MARKS
+    ]
+    for end, mark in reversed(inserts):
+        text = f"{text[:end]} {mark}{text[end:]}"
+    return text, bool(inserts)

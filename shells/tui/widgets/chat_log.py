@@ -14,7 +14,13 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import Label, Markdown, Static
 
-from shells.tui.citations import MarkerStream, cite_number, linkify
+from shells.tui.citations import (
+    SUPPORT_LEGEND,
+    MarkerStream,
+    cite_number,
+    linkify,
+    mark_support,
+)
 from shells.tui.render import break_id
 
 if TYPE_CHECKING:
@@ -153,6 +159,7 @@ class AnswerMessage(Vertical, can_focus=True):
         self._markdown = Markdown(open_links=False)
         self._refs = Vertical(classes="refs")
         self._flags = Label("", classes="flags")
+        self._note = Label("", classes="note")
 
     def compose(self) -> ComposeResult:
         yield Label(self.title, classes="meta")
@@ -160,6 +167,7 @@ class AnswerMessage(Vertical, can_focus=True):
             yield self._pending
         yield self._markdown
         yield self._refs
+        yield self._note
         yield self._flags
 
     async def _drop_pending(self) -> None:
@@ -192,7 +200,9 @@ class AnswerMessage(Vertical, can_focus=True):
         self.running = False
         await self._stop_stream()
         self.text = answer.answer
-        await self._markdown.update(linkify(answer.answer, set(answer.invalid_citations)))
+        marked, any_marked = mark_support(answer.answer, answer.support)
+        await self._markdown.update(linkify(marked, set(answer.invalid_citations)))
+        self._show_note(answer, any_marked)
         await self._show_refs(answer)
         self._show_flags(answer)
 
@@ -229,6 +239,16 @@ class AnswerMessage(Vertical, can_focus=True):
         lines.sort(key=lambda line: line.number)
         lines += [CitationLine(n, "", invalid=True) for n in sorted(set(answer.invalid_citations))]
         await refs.mount_all(lines)
+
+    def _show_note(self, answer: Answer, marked: bool) -> None:
+        """A dim line: extractive answers say so; the legend when a sentence is marked."""
+        notes: list[str] = []
+        if answer.answer_mode == "extractive" and answer.answer.strip():
+            notes.append("extractive answer (no model configured)")
+        if marked:
+            notes.append(SUPPORT_LEGEND)
+        self._note.update(Content(" · ".join(notes)))
+        self._note.set_class(bool(notes), "-shown")
 
     def _show_flags(self, answer: Answer) -> None:
         flags = self._flags
