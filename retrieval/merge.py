@@ -184,6 +184,8 @@ def candidate_pairs(words: _Words, n: int) -> list[tuple[int, int]]:
     """
     postings: dict[int, list[int]] = defaultdict(list)
     pairs: set[tuple[int, int]] = set()
+    if n < 2:  # most merge groups of an incremental ingest are one record
+        return []
     for j in range(n):
         for key in band_keys(words(j)):
             found = postings[key]
