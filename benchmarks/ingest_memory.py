@@ -100,8 +100,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ra-ingest-mem-") as tmp:
         path = Path(tmp) / "big.jsonl"
         n = generate(path, args.mb)
-        print(f"generated {path.stat().st_size / 1e6:.1f} MB, {n} records; "
-              f"vectors are PRECOMPUTED (random), not the model; target < {TARGET_MB} MB")  # fmt: skip
+        size = path.stat().st_size / 1e6
+        print(f"generated {size:.1f} MB, {n} records; vectors are PRECOMPUTED (random), not")
+        print(f"the model; target < {TARGET_MB} MB peak RSS")
         for which in ("side", "whole"):
             cmd = [sys.executable, __file__, "--stage", which, "--file", str(path)]
             subprocess.run(cmd, check=True)
