@@ -17,15 +17,15 @@ when the ids would collide) and the conflict is reported with both `file:line` l
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from difflib import SequenceMatcher
 
 from pydantic import BaseModel, Field
 
 from retrieval.merge_fields import merge_group
+from retrieval.merge_keys import band_keys
 from retrieval.models import Paper, SourceRef
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "MergeResult",
     "abstract_similarity",
     "abstract_words",
+    "compatible_words",
     "merge_group",
     "merge_papers",
     "merge_records",
@@ -49,12 +50,8 @@ __all__ = [
 ABSTRACT_THRESHOLD = 0.40
 # Abstracts this similar under contradicting ids or titles are reported as a conflict.
 NEAR_IDENTICAL = 0.80
-# Only pairs sharing rare words are compared (see candidate_pairs): merge stays near-linear.
-RARE_WORD_MAX_DF = 20
-SIGNATURE_SIZE = 24
 # Cheap pre-check before difflib: word-set Jaccard (seeds: true pairs >= 0.55, others <= 0.26).
 MIN_WORD_JACCARD = 0.30
-MIN_SHARED_SIGNATURE = 3
 # Records sharing one key are compared with at most this many distinct versions (the first
 # ones): a key shared by thousands of different papers ("Introduction") stays near-linear.
 MAX_VERSIONS = 20
@@ -165,37 +162,36 @@ class _Words:
         a, b = self(i), self(j)
         if not a or not b:
             return True, None
-        sa, sb = self.words_set(i), self.words_set(j)
-        shared = len(sa & sb)
-        if shared < MIN_WORD_JACCARD * (len(sa) + len(sb) - shared):
-            return False, 0.0
-        score = abstract_similarity(a, b)
-        return score >= ABSTRACT_THRESHOLD, score
+        return compatible_words(a, b, self.words_set(i), self.words_set(j))
+
+
+def compatible_words(
+    a: list[str], b: list[str], sa: frozenset[str], sb: frozenset[str]
+) -> tuple[bool, float | None]:
+    """(compatible?, similarity) of two non-empty word sequences and their word sets."""
+    shared = len(sa & sb)
+    if shared < MIN_WORD_JACCARD * (len(sa) + len(sb) - shared):
+        return False, 0.0
+    score = abstract_similarity(a, b)
+    return score >= ABSTRACT_THRESHOLD, score
 
 
 def candidate_pairs(words: _Words, n: int) -> list[tuple[int, int]]:
-    """Pairs (i < j) worth comparing, in a stable order: they share signature words.
+    """Pairs (i < j) worth comparing, in a stable order: they share an LSH band.
 
-    A record's signature is its SIGNATURE_SIZE rarest words among those used by 2 to
-    RARE_WORD_MAX_DF abstracts (ties broken alphabetically). Two versions of one abstract
-    share their most distinctive words; unrelated abstracts seldom share
-    MIN_SHARED_SIGNATURE of them. Words are tokenized twice rather than kept, so memory
-    stays at a few signature words per record.
+    A record's bands depend on its own abstract only (`retrieval.merge_keys.band_keys`), so
+    an incremental ingest finds exactly the pairs a full merge compares.
     """
-    df: Counter[str] = Counter()
-    for i in range(n):
-        df.update(set(abstract_words(words.papers[i].abstract)))
-    postings: dict[str, list[int]] = defaultdict(list)
-    pairs: list[tuple[int, int]] = []
+    postings: dict[int, list[int]] = defaultdict(list)
+    pairs: set[tuple[int, int]] = set()
+    if n < 2:  # most merge groups of an incremental ingest are one record
+        return []
     for j in range(n):
-        mine = set(abstract_words(words.papers[j].abstract))
-        rare = sorted((df[w], w) for w in mine if 2 <= df[w] <= RARE_WORD_MAX_DF)
-        signature = [sys.intern(w) for _, w in rare[:SIGNATURE_SIZE]]
-        shared = Counter(i for w in signature for i in postings[w])
-        pairs.extend((i, j) for i, c in sorted(shared.items()) if c >= MIN_SHARED_SIGNATURE)
-        for w in signature:
-            postings[w].append(j)
-    return pairs
+        for key in band_keys(words(j)):
+            found = postings[key]
+            pairs.update((i, j) for i in found)
+            found.append(j)
+    return sorted(pairs)
 
 
 def similar_abstract_pairs(words: _Words, n: int) -> list[tuple[float, int, int]]:
