@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from assistant.chat.offline_prompt import ParsedSource
+from assistant.chat.offline_prompt import CONTRIBUTION, ParsedSource
 from assistant.chat.offline_score import (
     MIN_COVERAGE,
     MIN_SENTENCE,
@@ -38,6 +38,20 @@ RANK_PRIOR = 0.1  # the retriever's order breaks near-ties: source n gets this /
 RELATIVE_SENTENCE = 0.5  # a sentence's score against its paper's best, to be quoted
 RELATIVE_PAPER = 0.4  # a paper's best sentence against the best of all papers, to be included
 RESULT_BONUS = 0.05  # results and numbers first among sentences that answer equally well
+CONTRIBUTION_BONUS = 0.05  # ... and what the authors introduce, propose or find
+IDENTIFY_BONUS = 0.15  # ... more so when the question asks which work did something
+NAMED_BONUS = 0.1  # a sentence with a name the question asks about (not the paper's own)
+BACKGROUND_PENALTY = 0.1  # a sentence on others' work or a shortcoming, not the paper's
+_QUANTITY = re.compile(r"\bhow (many|much|large|big|long)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d")
+# "Which work/benchmark/agent ... ?", "Is there a dataset ...?": the answer names a paper's
+# contribution, so the sentence that introduces it is wanted.
+_IDENTIFY = re.compile(
+    r"^\s*(which|what|is there (a|an|any))\s+(\w+\s+){0,2}?(work|paper|study|article|method|"
+    r"model|dataset|benchmark|framework|agent|system|approach|tool|algorithm|technique|corpus|"
+    r"resource|estimator|suite|metric|task|classifier|evaluation)\b(?!s)",
+    re.IGNORECASE,
+)
 SILENT_COVERAGE = 0.25  # a paper this close to the question is "about it" when it is silent
 
 RESULT = re.compile(
@@ -154,14 +168,65 @@ def lead(count: int) -> str:
 # ----------------------------------------------------------------- answers
 
 
-def _ranked(item: Scored) -> list[tuple[float, int]]:
-    """Sentences by score, results first among equals, then position (a total order)."""
-    sents = item.source.sentences
-    order = sorted(
-        enumerate(item.ranked),
-        key=lambda p: (-(p[1][0] + (RESULT_BONUS if RESULT.search(sents[p[1][1]]) else 0.0)), p[0]),
+def _ranked(item: Scored, relevance: Relevance, question: str) -> list[tuple[float, float, int]]:
+    """Sentences as (order score, gate score, index), best first (a total order).
+
+    The gate score (checked against the quoting floor) is the sentence's share of the
+    question plus a bonus for what answers it directly: a name the question asks about, the
+    asked quantity with a number, the header line for a who/when question, the paper's
+    contribution for "which work ...?". The order score adds the kind of sentence: results
+    and contributions go up, background (others' work, what falls short) goes down; these
+    only reorder.
+    """
+    source = item.source
+    sents = source.sentences
+    identify = bool(_IDENTIFY.search(question))
+    own = set(terms(source.title))
+    names = [n for n in relevance.named if not n <= own]
+    quantity = relevance.asked if _QUANTITY.search(question) else set()
+
+    def gate(score: float, i: int) -> float:
+        if i == 0 and source.meta_first:  # made for a who/when question: it answers it
+            return score + IDENTIFY_BONUS
+        if quantity and quantity & source.sentence_terms[i] and _NUMBER.search(sents[i]):
+            score += IDENTIFY_BONUS  # "how many participants": "295 participants"
+        if any(n <= source.sentence_terms[i] for n in names):
+            score += NAMED_BONUS
+        if identify and CONTRIBUTION.search(sents[i]):
+            score += IDENTIFY_BONUS  # "which work ...?": the sentence naming what it made
+        return score
+
+    def order(score: float, i: int) -> float:
+        text = sents[i]
+        score += RESULT_BONUS if RESULT.search(text) else 0.0
+        if not identify and CONTRIBUTION.search(text):
+            score += CONTRIBUTION_BONUS
+        if i < len(source.background) and source.background[i]:
+            score -= BACKGROUND_PENALTY
+        return score
+
+    gated = [(gate(score, i), rank, i) for rank, (score, i) in enumerate(item.ranked)]
+    ranked = sorted(
+        ((order(g, i), g, rank, i) for g, rank, i in gated), key=lambda p: (-p[0], p[2])
     )
-    return [si for _, si in order]
+    return [(o, g, i) for o, g, _, i in ranked]
+
+
+def _picks(item: Scored, relevance: Relevance, question: str, *, strong: bool) -> list[int]:
+    """The paper's sentences to quote, best first: those over the floor that have several
+    of the question's words and stand alone (`strong`: only the ones close to its best)."""
+    top = max((s for s, _ in item.ranked), default=0.0)
+    floor = max(MIN_SENTENCE, RELATIVE_SENTENCE * top)
+    need = min(2, relevance.n_terms)
+    picks = [
+        (g, i)
+        for _, g, i in _ranked(item, relevance, question)
+        if g >= floor
+        and item.sentence_words.get(i, 0) >= need
+        and quotable(item.source.sentences[i])
+    ]
+    close = [i for g, i in picks if g >= 0.6 * top]
+    return ((close if strong else []) or [i for _, i in picks])[:MAX_PER_PAPER]
 
 
 def _relevant(relevance: Relevance, question: str) -> list[tuple[Scored, list[int]]]:
@@ -177,7 +242,6 @@ def _relevant(relevance: Relevance, question: str) -> list[tuple[Scored, list[in
     best = max(item.topic for item in scored)
     share = RELATIVE_TOPIC_LIST if _ASKS_FOR_PAPERS.search(question) else RELATIVE_TOPIC
     best_sentence = max((s for item in scored for s, _ in item.ranked), default=0.0)
-    need = min(2, relevance.n_terms)
     chosen: list[tuple[Scored, list[int]]] = []
     for item in scored:
         if len(chosen) >= MAX_PAPERS or item.topic < max(MIN_TOPIC, share * best):
@@ -187,34 +251,13 @@ def _relevant(relevance: Relevance, question: str) -> list[tuple[Scored, list[in
         top = max((s for s, _ in item.ranked), default=0.0)
         if top < max(MIN_SENTENCE, RELATIVE_PAPER * best_sentence):
             continue
-        floor = max(MIN_SENTENCE, RELATIVE_SENTENCE * top)
-        picks = [
-            i
-            for score, i in _ranked(item)
-            if score >= floor
-            and item.sentence_words.get(i, 0) >= need
-            and quotable(item.source.sentences[i])
-        ]
+        picks = _picks(item, relevance, question, strong=True)
         if picks:
-            strong = [i for i in picks if _score_of(item, i) >= 0.6 * top]
-            chosen.append((item, (strong or picks)[:MAX_PER_PAPER]))
+            chosen.append((item, picks))
     if len(chosen) == 1:  # one paper answers: quote up to three of its good sentences
         item, _ = chosen[0]
-        top = max((s for s, _ in item.ranked), default=0.0)
-        floor = max(MIN_SENTENCE, RELATIVE_SENTENCE * top)
-        picks = [
-            i
-            for score, i in _ranked(item)
-            if score >= floor
-            and item.sentence_words.get(i, 0) >= need
-            and quotable(item.source.sentences[i])
-        ]
-        chosen = [(item, picks[:MAX_PER_PAPER])]
+        chosen = [(item, _picks(item, relevance, question, strong=False))]
     return chosen
-
-
-def _score_of(item: Scored, index: int) -> float:
-    return next(score for score, i in item.ranked if i == index)
 
 
 def answer(

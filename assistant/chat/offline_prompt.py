@@ -22,6 +22,30 @@ _INSTRUCTION_LIKE = re.compile(
 )
 
 
+# A sentence about others' work or what falls short, not what this paper contributes.
+_BACKGROUND = re.compile(
+    r"\b(existing|prior (work|art|studies|methods|approaches)|previous(ly)?|"
+    r"current (\w+ ){0,2}(systems|methods|approaches|models|tools|work)|"
+    r"falls? short|lags? (far )?behind|hinder(s|ed)?|struggles?|lacks?|"
+    r"(has|have) (long )?been|remains? (an? )?(open|challeng|unclear|difficult|elusive)|"
+    r"et al\b|raising concerns|it is (crucial|critical|important))",
+    re.IGNORECASE,
+)
+# ... unless the authors say what they do in it ("we show that existing ... fall short").
+CONTRIBUTION = re.compile(
+    r"\b(we|this paper|this work|our work|the authors)\s+(\w+\s+){0,2}(present|propose|"
+    r"introduce|develop|release|build|design|stud|investigat|examin|explor|curat|construct|"
+    r"creat|train|formaliz|leverag|cast|conduct|apply|applied|define|offer|contribut|show|find|"
+    r"found|demonstrat|argu|reveal)\w*",
+    re.IGNORECASE,
+)
+
+
+def is_background(sentence: str) -> bool:
+    """True for a sentence on others' work or a shortcoming, not the paper's contribution."""
+    return bool(_BACKGROUND.search(sentence)) and not CONTRIBUTION.search(sentence)
+
+
 @dataclass
 class ParsedSource:
     """One numbered source as the offline model reads it (clean text, split in sentences)."""
@@ -41,6 +65,9 @@ class ParsedSource:
     # the title's and each sentence's terms in reading order (for phrase matches)
     title_seq: list[str] = field(default_factory=list)
     sentence_seqs: list[list[str]] = field(default_factory=list)
+    # per sentence: about others' work or a shortcoming (see `is_background`)
+    background: list[bool] = field(default_factory=list)
+    meta_first: bool = False  # sentence 0 was made from the header (who wrote it, when)
 
     @property
     def short_title(self) -> str:
@@ -79,6 +106,7 @@ def read_source(source: SourceGiven) -> ParsedSource:
     parsed.sentences = [s for s in sentences(text) if not _INSTRUCTION_LIKE.search(s)]
     parsed.sentence_seqs = [terms(s) for s in parsed.sentences]
     parsed.sentence_terms = [set(seq) for seq in parsed.sentence_seqs]
+    parsed.background = [is_background(s) for s in parsed.sentences]
     parsed.title_seq = terms(parsed.title)
     parsed.all_terms = set(parsed.title_seq).union(*parsed.sentence_terms)
     return parsed

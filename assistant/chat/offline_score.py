@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from assistant.chat.offline_prompt import ParsedSource
-from assistant.chat.offline_topic import question_phrases, topic_score
+from assistant.chat.offline_topic import disjuncts, question_phrases, topic_score
 from assistant.questions import entities
 from assistant.text import format_authors, idf_table, terms
 
@@ -94,6 +94,7 @@ class Relevance:
     wanted: set[str] = field(default_factory=set)  # the query's content terms
     groups: list[set[str]] = field(default_factory=list)  # the terms of each question word
     asked: set[str] = field(default_factory=set)  # what "which X" / "what X" asks for
+    whole: list[Scored] = field(default_factory=list)  # scored on the whole question, sorted
 
     def names_one(self, item: Scored) -> bool:
         """True when the question names no paper-specific thing, or `item` has one of them."""
@@ -107,7 +108,9 @@ class Relevance:
             return False
         if self.asked and not any(self.asked & item.source.all_terms for item in self.scored):
             return False
-        best = self.scored[0]
+        # Judged on the whole question, not on one side of an "A or B": a source that
+        # covers one short alternative is no evidence the question is answerable.
+        best = (self.whole or self.scored)[0]
         if best.coverage < MIN_COVERAGE:
             return False
         if best.matched < MIN_MATCHED and best.matched < MIN_MATCHED_SHARE * self.n_terms:
@@ -130,6 +133,8 @@ def with_metadata(source: ParsedSource) -> ParsedSource:
         sentences=[sentence, *source.sentences],
         sentence_terms=[meta_terms, *source.sentence_terms],
         sentence_seqs=[terms(sentence), *source.sentence_seqs],
+        background=[False, *source.background],
+        meta_first=True,
         all_terms=source.all_terms | meta_terms,
     )
 
@@ -196,6 +201,57 @@ def _written(name: str, texts: list[str]) -> bool:
     return any(pattern.search(text) for text in texts)
 
 
+def alternatives(
+    query: str, groups: list[set[str]]
+) -> list[tuple[list[set[str]], list[tuple[set[str], set[str]]]]]:
+    """The question's word groups and phrases, whole and per alternative of each "A or B"
+    (the other side's words left out, unless the rest of the question has them too)."""
+    phrases = question_phrases(query)
+    out = [(groups, phrases)]
+    for left, right in disjuncts(query):
+        for side, other in ((left, right), (right, left)):
+            kept = set().union(*(_word_terms(w) for w in side))
+            dropped = set().union(*(_word_terms(w) for w in other)) - kept
+            alt = [g for g in groups if not g <= dropped]
+            if alt and alt != groups:
+                out.append(
+                    (alt, [(a, b) for a, b in phrases if not (a <= dropped or b <= dropped)])
+                )
+    return out
+
+
+def _score(
+    source: ParsedSource,
+    groups: list[set[str]],
+    phrases: list[tuple[set[str], set[str]]],
+    idf: Mapping[str, float],
+    cap: float,
+    topic_weights: Mapping[str, float],
+    top_weight: float,
+) -> Scored:
+    """One source's coverage, ranked sentences and topic score for one reading of the question."""
+    wanted = set().union(*groups)
+    weight = {t: min(cap, idf.get(t, cap)) or 1e-6 for t in wanted}
+    total = sum(weight.values())
+    hit = wanted & source.all_terms
+    coverage = sum(weight[t] for t in hit) / total
+    # Within a paper, words of its own title say which paper, not which sentence.
+    own = set(terms(source.title))
+    local = {t: w * (TITLE_DAMPING if t in own else 1.0) for t, w in weight.items()}
+    order = sorted(
+        range(len(source.sentence_terms)),
+        key=lambda i: (-sum(local[t] for t in wanted & source.sentence_terms[i]), i),
+    )
+    ranked = [(sum(weight[t] for t in wanted & source.sentence_terms[i]) / total, i) for i in order]
+    per_sentence = {
+        i: sum(1 for g in groups if g & source.sentence_terms[i])
+        for i in range(len(source.sentence_terms))
+    }
+    matched = sum(1 for g in groups if g & hit)
+    topic = topic_score(source, groups, phrases, topic_weights, top_weight)
+    return Scored(source, coverage, ranked, matched, per_sentence, topic)
+
+
 def score_sources(
     sources: list[ParsedSource], query: str, weights: Mapping[str, float] | None = None
 ) -> Relevance:
@@ -216,43 +272,33 @@ def score_sources(
         sources = [with_results(s, wanted) for s in sources]
     idf, _ = idf_table(s.all_terms for s in sources)
     cap = math.log((len(sources) + 1) / 1.5)
-    weight = {t: min(cap, idf.get(t, cap)) or 1e-6 for t in wanted}
-    total = sum(weight.values())
-    phrases = question_phrases(query)
-    topic_weights = weights or weight
+    topic_weights = weights or {t: min(cap, idf.get(t, cap)) or 1e-6 for t in wanted}
     top_weight = max(topic_weights.values(), default=cap)
-    scored: list[Scored] = []
-    for source in sources:
-        hit = wanted & source.all_terms
-        coverage = sum(weight[t] for t in hit) / total
-        # Within a paper, words of its own title say which paper, not which sentence.
-        own = set(terms(source.title))
-        local = {t: w * (TITLE_DAMPING if t in own else 1.0) for t, w in weight.items()}
-        order = sorted(
-            range(len(source.sentence_terms)),
-            key=lambda i: (-sum(local[t] for t in wanted & source.sentence_terms[i]), i),
-        )
-        ranked = [
-            (sum(weight[t] for t in wanted & source.sentence_terms[i]) / total, i) for i in order
-        ]
-        per_sentence = {
-            i: sum(1 for g in groups if g & source.sentence_terms[i])
-            for i in range(len(source.sentence_terms))
-        }
-        matched = sum(1 for g in groups if g & hit)
-        topic = topic_score(source, groups, phrases, topic_weights, top_weight)
-        scored.append(Scored(source, coverage, ranked, matched, per_sentence, topic))
-    scored.sort(
-        key=lambda s: (
-            -(s.coverage + RANK_PRIOR / max(1, s.source.number)),
-            -(s.ranked[0][0] if s.ranked else 0.0),
-            s.source.number,
-        )
-    )
+    options = alternatives(query, groups)
+    readings = [
+        [_score(source, alt, phrases, idf, cap, topic_weights, top_weight) for source in sources]
+        for alt, phrases in options
+    ]
+    # each source on its best reading; the first (the whole question) on ties
+    scored = _sorted([max(per, key=lambda s: s.topic) for per in zip(*readings, strict=True)])
     seen = set().union(*(s.all_terms for s in sources))
     names = [(e, set(terms(e.replace("-", "")))) for e in entities(query)]
     names = [(e, name) for e, name in names if name]  # "A*": nothing left to look for
     texts = [f"{s.title} {s.text}".lower() for s in sources]
     unseen = [e for e, name in names if not name & seen and not _written(e, texts)]
     named = [name for _, name in names if name & seen]
-    return Relevance(scored, len(groups), unseen, named, wanted, groups, asked_for(query))
+    return Relevance(
+        scored, len(groups), unseen, named, wanted, groups, asked_for(query), _sorted(readings[0])
+    )
+
+
+def _sorted(scored: list[Scored]) -> list[Scored]:
+    """By coverage (the retriever's order a prior), best sentence, then number: total."""
+    return sorted(
+        scored,
+        key=lambda s: (
+            -(s.coverage + RANK_PRIOR / max(1, s.source.number)),
+            -(s.ranked[0][0] if s.ranked else 0.0),
+            s.source.number,
+        ),
+    )
