@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("conversation", nargs="?", help="conversation id")
     p.add_argument("--out", help="export path (default: stdout)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler="ask_cmds:run_history")
+    p.set_defaults(handler="history_cmd:run_history")
 
     p = sub.add_parser("eval", help="run the eval harness")
     p.add_argument("dataset", nargs="?", help="JSONL dataset (default: the seed set)")

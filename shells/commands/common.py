@@ -1,11 +1,15 @@
-"""Helpers shared by the command modules: settings and the Assistant from flags, output."""
+"""Helpers shared by the command modules: settings and the Assistant from flags, output.
+
+Commands that ask no model open a `Library` (index and history only): the chat models,
+prompt budget and citation checks are then never imported by `ra papers` or `ra search`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -14,7 +18,11 @@ from assistant.config import Settings, load_settings
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from assistant.facade import Library
+    from assistant.library import LibraryAPI
     from assistant.orchestrator import Assistant
+
+    Opened = TypeVar("Opened", bound=LibraryAPI)
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -25,16 +33,28 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def open_assistant(args: argparse.Namespace, *, seed: bool = True) -> Assistant:
-    """The one API for a command; with `seed`, an empty index is filled with the seeds first."""
+    """The whole API (answers, summaries) for a command that asks a model; with `seed`, an
+    empty index is filled with the seeds first."""
     from assistant.orchestrator import Assistant
 
-    assistant = Assistant(settings_from_args(args))
+    return _seeded(Assistant(settings_from_args(args)), seed)
+
+
+def open_library(args: argparse.Namespace, *, seed: bool = True) -> Library:
+    """The index and saved conversations, for a command that asks no model; with `seed`, an
+    empty index is filled with the seeds first."""
+    from assistant.facade import Library
+
+    return _seeded(Library(settings_from_args(args)), seed)
+
+
+def _seeded(opened: Opened, seed: bool) -> Opened:
     if seed:
-        assistant.ensure_index(notice=notice)
-        status = assistant.index_status()
+        opened.ensure_index(notice=notice)
+        status = opened.index_status()
         if status.message and status.state != "damaged":  # a damaged store fails the read
             notice(f"warning: {status.message}")
-    return assistant
+    return opened
 
 
 def console() -> Console:
