@@ -16,6 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 MODEL_CLIENTS = {"textual", "openai", "tiktoken"}  # the chat UI, the endpoint, prompt budgets
 # Never needed by a command that asks no model.
 TURNS = MODEL_CLIENTS | {"assistant.orchestrator", "assistant.chat", "assistant.budget"}
+# Only `ra history` (and the turns) open the conversation store.
+NO_TURNS_OR_HISTORY = TURNS | {"assistant.history"}
 # Settings are a plain pydantic model (chromadb and bm25s still import these two themselves).
 SETTINGS_EXTRAS = {"pydantic_settings", "asyncio"}
 NO_INDEX = {"numpy", "retrieval.index", "chromadb", "bm25s", "tokenizers"}
@@ -63,11 +65,14 @@ def test_the_import_report_is_read(home: Path) -> None:
         # `ra config` reports the model's context window: it needs the chat registry.
         (("config",), MODEL_CLIENTS | SETTINGS_EXTRAS | NO_INDEX | {"assistant.orchestrator"}),
         (("history",), TURNS | SETTINGS_EXTRAS | NO_INDEX | {"rich"}),
-        (("papers",), TURNS | {"pydantic_settings", "chromadb", "tokenizers", "safetensors"}),
-        (("search", "jailbreak", "--mode", "lexical"), TURNS | {"chromadb", "rich"}),
+        (
+            ("papers",),
+            NO_TURNS_OR_HISTORY | {"pydantic_settings", "chromadb", "tokenizers", "safetensors"},
+        ),
+        (("search", "jailbreak", "--mode", "lexical"), NO_TURNS_OR_HISTORY | {"chromadb", "rich"}),
         # Dense search maps the converted weights: safetensors is not read.
-        (("search", "multi-turn jailbreak"), TURNS | {"safetensors"}),
-        (("check",), TURNS | {"tokenizers", "safetensors"}),
+        (("search", "multi-turn jailbreak"), NO_TURNS_OR_HISTORY | {"safetensors"}),
+        (("check",), NO_TURNS_OR_HISTORY | {"tokenizers", "safetensors"}),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, tuple) else "",
 )

@@ -1,7 +1,8 @@
 """Helpers shared by the command modules: settings and the Assistant from flags, output.
 
-Commands that ask no model open a `Library` (index and history only): the chat models,
-prompt budget and citation checks are then never imported by `ra papers` or `ra search`.
+Commands that ask no model open a `Library` (the index) or a `HistoryLibrary` (the index
+and saved conversations): the chat models, prompt budget and citation checks are then never
+imported by `ra papers`, `ra search` or `ra history`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from assistant.config import Settings, load_settings
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from assistant.facade import Library
+    from assistant.history_facade import HistoryLibrary
     from assistant.library import LibraryAPI
+    from assistant.library_facade import Library
     from assistant.orchestrator import Assistant
 
     Opened = TypeVar("Opened", bound=LibraryAPI)
@@ -41,11 +43,18 @@ def open_assistant(args: argparse.Namespace, *, seed: bool = True) -> Assistant:
 
 
 def open_library(args: argparse.Namespace, *, seed: bool = True) -> Library:
-    """The index and saved conversations, for a command that asks no model; with `seed`, an
-    empty index is filled with the seeds first."""
-    from assistant.facade import Library
+    """The paper index, for a command that asks no model; with `seed`, an empty index is
+    filled with the seeds first."""
+    from assistant.library_facade import Library
 
     return _seeded(Library(settings_from_args(args)), seed)
+
+
+def open_history(args: argparse.Namespace) -> HistoryLibrary:
+    """Saved conversations (and the index, to name the papers they cite); never seeds."""
+    from assistant.history_facade import HistoryLibrary
+
+    return HistoryLibrary(settings_from_args(args))
 
 
 def _seeded(opened: Opened, seed: bool) -> Opened:

@@ -7,12 +7,12 @@ import sys
 import time
 from pathlib import Path
 
-from shells.commands.common import fail, open_library, print_json
+from shells.commands.common import fail, open_history, print_json
 
 
 def run_history(args: argparse.Namespace) -> int:
     """`ra history [list|show|export|delete] [ID]`: saved conversations."""
-    assistant = open_library(args, seed=False)
+    assistant = open_history(args)
     if args.action == "list":
         conversations = assistant.conversations()
         if args.json:
