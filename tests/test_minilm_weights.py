@@ -4,6 +4,7 @@ after, byte-identical to converting from model.safetensors, so the vectors do no
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,14 @@ CONFIG: dict[str, Any] = json.loads((MODEL_DIR / "config.json").read_text(encodi
 @pytest.fixture(scope="module")
 def converted() -> dict[str, Any]:
     return minilm_weights.convert(MODEL_DIR, CONFIG)
+
+
+@pytest.fixture(autouse=True)
+def _remove_caches(tmp_path: Path) -> Iterator[None]:
+    """Each cache is 90 MB: none is left in pytest's kept temporary folders."""
+    yield
+    for path in tmp_path.rglob("ra-minilm-*.npy"):
+        path.unlink()
 
 
 def cache_files(folder: Path) -> list[Path]:
