@@ -32,12 +32,12 @@ def home(seed_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_home(seed_home, tmp_path_factory.mktemp("startup") / "home")
 
 
-def imported(home: Path, *args: str) -> set[str]:
+def imported(home: Path, *args: str, **env: str) -> set[str]:
     """The modules `ra ARGS` imports (from its -X importtime report), after a clean exit."""
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "shells.cli", *args],
         cwd=REPO,
-        env=clean_env(home, RA_MODEL="offline"),
+        env=clean_env(home, **(env or {"RA_MODEL": "offline"})),
         capture_output=True,
         text=True,
         timeout=600,
@@ -86,3 +86,12 @@ def test_offline_ask_imports_no_endpoint_client_or_ui(home: Path) -> None:
     modules = imported(home, "ask", "What is multi-turn jailbreaking?")
     assert "assistant.orchestrator" in modules  # the whole API: it asks a model
     assert loaded(modules, {"textual", "openai"}) == set()
+
+
+@pytest.mark.parametrize("args", [("papers",), ("history",), ("search", "jailbreak")])
+def test_a_configured_endpoint_is_not_loaded_without_a_question(
+    home: Path, args: tuple[str, ...]
+) -> None:
+    # An unreachable endpoint: nothing may even try to connect.
+    modules = imported(home, *args, OPENAI_API_KEY="sk-test", OPENAI_BASE_URL="http://127.0.0.1:9")
+    assert loaded(modules, {"openai", "assistant.chat"}) == set()
