@@ -69,7 +69,10 @@ def test_the_import_report_is_read(home: Path) -> None:
             ("papers",),
             NO_TURNS_OR_HISTORY | {"pydantic_settings", "chromadb", "tokenizers", "safetensors"},
         ),
-        (("search", "jailbreak", "--mode", "lexical"), NO_TURNS_OR_HISTORY | {"chromadb", "rich"}),
+        (
+            ("search", "jailbreak", "--mode", "lexical"),
+            NO_TURNS_OR_HISTORY | {"chromadb", "rich", "assistant.text"},
+        ),
         # Dense search maps the converted weights: safetensors is not read.
         (("search", "multi-turn jailbreak"), NO_TURNS_OR_HISTORY | {"safetensors"}),
         (("check",), NO_TURNS_OR_HISTORY | {"tokenizers", "safetensors"}),

@@ -8,7 +8,6 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.text import format_authors
 from retrieval.hygiene import clean_display
 from shells.commands.common import console as make_console
 from shells.commands.common import notice, open_library, print_json
@@ -82,6 +81,8 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 
 def _authors(paper: Paper) -> str:
+    from assistant.text import format_authors  # html and a dozen patterns: `ra papers` only
+
     return format_authors(paper.authors, truncated=paper.authors_truncated, limit=2)
 
 
