@@ -74,9 +74,17 @@ class MiniLMEmbedder:
         def run(batch: list[int]) -> None:
             out[batch] = encode_packed(model, [ids[j] for j in batch])
 
-        if len(batches) > 1 and workers > 1 and SINGLE_THREADED_BLAS.available:
+        parallel = len(batches) > 1 and workers > 1
+        # A query (one sequence at most) is too small for BLAS's threads to pay: on a busy
+        # machine they spin and a 10 ms query took up to 0.9 s. Same vectors either way.
+        small = sum(len(s) for s in ids) <= MAX_SEQ_LENGTH
+        if (parallel or small) and SINGLE_THREADED_BLAS.available:
             with SINGLE_THREADED_BLAS:
-                list(pool(workers).map(run, batches))
+                if parallel:
+                    list(pool(workers).map(run, batches))
+                else:
+                    for batch in batches:
+                        run(batch)
         else:
             for batch in batches:
                 run(batch)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from retrieval.errors import EmbeddingModelError
+from retrieval.minilm_weights import LAYER_FIELDS, load_weights
 
 if TYPE_CHECKING:
     import numpy as np
@@ -107,15 +108,14 @@ _MODELS_LOCK = threading.Lock()
 
 
 def load_model(model_dir: Path) -> Model:
-    """Read weights and tokenizer from disk (once per process and directory)."""
+    """Weights (memory-mapped from the converted cache, see `retrieval.minilm_weights`) and
+    tokenizer, once per process and directory."""
     with _MODELS_LOCK:
         cached = _MODELS.get(model_dir)
         if cached is not None:
             return cached
         import json
 
-        import numpy as np
-        from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
         try:
@@ -126,65 +126,32 @@ def load_model(model_dir: Path) -> Model:
             st_config = json.loads(
                 (model_dir / "sentence_bert_config.json").read_text(encoding="utf-8")
             )
-            tensors = load_file(str(model_dir / "model.safetensors"))
+            if not pooling.get("pooling_mode_mean_tokens") or config.get("hidden_act") != "gelu":
+                raise EmbeddingModelError(f"unsupported model configuration in {model_dir}")
+            arrays = load_weights(model_dir, config)
             tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         except (OSError, ValueError, KeyError) as exc:
             raise EmbeddingModelError(
                 f"cannot load the embedding model from {model_dir}: {exc}"
             ) from exc
-        if not pooling.get("pooling_mode_mean_tokens") or config.get("hidden_act") != "gelu":
-            raise EmbeddingModelError(f"unsupported model configuration in {model_dir}")
         max_length = int(st_config.get("max_seq_length", MAX_SEQ_LENGTH))
         # tokenizer.json ships with truncation at 128 and fixed padding to 128; we want
         # sentence-transformers' max_seq_length and no padding (sequences are packed).
         tokenizer.enable_truncation(max_length=max_length)
         tokenizer.no_padding()
-
-        hidden = int(config["hidden_size"])
-        heads = int(config["num_attention_heads"])
-        scale = np.float32(1.0 / (hidden // heads) ** 0.5)
-
-        def t(name: str) -> F32:
-            return np.ascontiguousarray(tensors[name], dtype=np.float32)
-
-        def lin(name: str) -> F32:
-            return np.ascontiguousarray(tensors[name + ".weight"].T, dtype=np.float32)
-
-        layers = []
-        for i in range(int(config["num_hidden_layers"])):
-            p = f"encoder.layer.{i}."
-            a = p + "attention.self."
-            w_qkv = np.concatenate(
-                [lin(a + "query") * scale, lin(a + "key"), lin(a + "value")], axis=1
-            )
-            b_qkv = np.concatenate(
-                [t(a + "query.bias") * scale, t(a + "key.bias"), t(a + "value.bias")]
-            )
-            layers.append(
-                _Layer(
-                    w_qkv=np.ascontiguousarray(w_qkv),
-                    b_qkv=b_qkv,
-                    w_out=lin(p + "attention.output.dense"),
-                    b_out=t(p + "attention.output.dense.bias"),
-                    ln1_g=t(p + "attention.output.LayerNorm.weight"),
-                    ln1_b=t(p + "attention.output.LayerNorm.bias"),
-                    w_up=lin(p + "intermediate.dense"),
-                    b_up=t(p + "intermediate.dense.bias"),
-                    w_down=lin(p + "output.dense"),
-                    b_down=t(p + "output.dense.bias"),
-                    ln2_g=t(p + "output.LayerNorm.weight"),
-                    ln2_b=t(p + "output.LayerNorm.bias"),
-                )
-            )
+        layers = tuple(
+            _Layer(*(arrays[f"{i}.{name}"] for name in LAYER_FIELDS))
+            for i in range(int(config["num_hidden_layers"]))
+        )
         model = Model(
             tokenizer=tokenizer,
-            word=t("embeddings.word_embeddings.weight"),
-            position=t("embeddings.position_embeddings.weight"),
-            token_type=t("embeddings.token_type_embeddings.weight"),
-            ln_g=t("embeddings.LayerNorm.weight"),
-            ln_b=t("embeddings.LayerNorm.bias"),
-            layers=tuple(layers),
-            heads=heads,
+            word=arrays["word"],
+            position=arrays["position"],
+            token_type=arrays["token_type"],
+            ln_g=arrays["ln_g"],
+            ln_b=arrays["ln_b"],
+            layers=layers,
+            heads=int(config["num_attention_heads"]),
             max_length=max_length,
         )
         _MODELS[model_dir] = model

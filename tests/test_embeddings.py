@@ -106,6 +106,27 @@ def test_worker_threads_give_the_same_vectors(
         assert SINGLE_THREADED_BLAS.threads() == before
 
 
+def test_a_query_vector_does_not_depend_on_blas_threads(embedder: MiniLMEmbedder) -> None:
+    """Queries run on one BLAS thread whatever OpenBLAS is set to (its threads only spin on a
+    busy machine for so small a product, and they change the last bits of a vector)."""
+    from retrieval.blas_threads import SINGLE_THREADED_BLAS as blas
+    from retrieval.minilm_model import encode_packed, load_model
+
+    if not blas.available:
+        pytest.skip("numpy does not use its bundled OpenBLAS here")
+    query = " ".join(REF_TEXTS)[:400]  # ~70 word pieces: big enough for BLAS to split
+    model = load_model(embedder.model_dir)
+    ids = [model.tokenizer.encode(query).ids]
+    saved = blas.threads()
+    try:
+        blas._set(1)
+        one_thread = encode_packed(model, ids)
+        blas._set(2)
+        np.testing.assert_array_equal(embedder.embed([query]), one_thread)
+    finally:
+        blas._set(saved)
+
+
 def test_reused_buffers_do_not_leak_between_calls(embedder: MiniLMEmbedder) -> None:
     """Each thread keeps its work buffers: a big call, a small one, then the big one again."""
     big = [f"{t} (copy {i})" for i in range(4) for t in REF_TEXTS]

@@ -1,4 +1,4 @@
-"""`ra ask`, `ra summarize`, `ra history`: thin wrappers over `assistant.orchestrator`.
+"""`ra ask`, `ra summarize`: thin wrappers over `assistant.orchestrator`.
 
 Answers stream to the terminal (or print as one JSON document with `--json`); errors
 are one line on stderr with a non-zero exit code.
@@ -10,8 +10,6 @@ import argparse
 import contextlib
 import signal
 import sys
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.errors import TurnInterrupted
@@ -125,38 +123,3 @@ def run_summarize(args: argparse.Namespace) -> int:
     except TurnInterrupted as exc:
         return _interrupted(exc.answer, args.json)
     return _finish(answer, args.json)
-
-
-def run_history(args: argparse.Namespace) -> int:
-    """`ra history [list|show|export|delete] [ID]`: saved conversations."""
-    assistant = open_assistant(args, seed=False)
-    if args.action == "list":
-        conversations = assistant.conversations()
-        if args.json:
-            print_json(conversations)
-            return 0
-        if not conversations:
-            print("No saved conversations.")
-        for c in conversations:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
-            print(f"{c.id}  {when}  {c.turns:>3} turns  {c.title}")
-        return 0
-    if not args.conversation:
-        return fail(f"`ra history {args.action}` needs a conversation id (see `ra history`)", 2)
-    if args.action == "delete":
-        assistant.delete_conversation(args.conversation)
-        print(f"Deleted conversation {args.conversation}.")
-        return 0
-    if args.action == "show" and args.json:
-        print_json(assistant.conversation(args.conversation))
-        return 0
-    markdown = assistant.export_markdown(args.conversation)
-    if args.action == "export" and args.out:
-        try:
-            Path(args.out).write_text(markdown, encoding="utf-8")
-        except OSError as exc:
-            return fail(f"cannot write {args.out}: {exc.strerror}")
-        print(f"Wrote {args.out}", file=sys.stderr)
-    else:
-        _write(markdown)
-    return 0

@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shells.commands.common import open_assistant, print_json
+from shells.commands.common import open_library, print_json
 
 EXIT_PROBLEMS = 1
 
 
 def run_check(args: argparse.Namespace) -> int:
     """Verify the index and report; never indexes anything."""
-    report = open_assistant(args, seed=False).check_index()
+    report = open_library(args, seed=False).check_index()
     if args.json:
         print_json(report)
     elif report.ok:

@@ -1,11 +1,16 @@
-"""Helpers shared by the command modules: settings and the Assistant from flags, output."""
+"""Helpers shared by the command modules: settings and the Assistant from flags, output.
+
+Commands that ask no model open a `Library` (the index) or a `HistoryLibrary` (the index
+and saved conversations): the chat models, prompt budget and citation checks are then never
+imported by `ra papers`, `ra search` or `ra history`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -14,7 +19,12 @@ from assistant.config import Settings, load_settings
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from assistant.history_facade import HistoryLibrary
+    from assistant.library import LibraryAPI
+    from assistant.library_facade import Library
     from assistant.orchestrator import Assistant
+
+    Opened = TypeVar("Opened", bound=LibraryAPI)
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -25,16 +35,35 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def open_assistant(args: argparse.Namespace, *, seed: bool = True) -> Assistant:
-    """The one API for a command; with `seed`, an empty index is filled with the seeds first."""
+    """The whole API (answers, summaries) for a command that asks a model; with `seed`, an
+    empty index is filled with the seeds first."""
     from assistant.orchestrator import Assistant
 
-    assistant = Assistant(settings_from_args(args))
+    return _seeded(Assistant(settings_from_args(args)), seed)
+
+
+def open_library(args: argparse.Namespace, *, seed: bool = True) -> Library:
+    """The paper index, for a command that asks no model; with `seed`, an empty index is
+    filled with the seeds first."""
+    from assistant.library_facade import Library
+
+    return _seeded(Library(settings_from_args(args)), seed)
+
+
+def open_history(args: argparse.Namespace) -> HistoryLibrary:
+    """Saved conversations (and the index, to name the papers they cite); never seeds."""
+    from assistant.history_facade import HistoryLibrary
+
+    return HistoryLibrary(settings_from_args(args))
+
+
+def _seeded(opened: Opened, seed: bool) -> Opened:
     if seed:
-        assistant.ensure_index(notice=notice)
-        status = assistant.index_status()
+        opened.ensure_index(notice=notice)
+        status = opened.index_status()
         if status.message and status.state != "damaged":  # a damaged store fails the read
             notice(f"warning: {status.message}")
-    return assistant
+    return opened
 
 
 def console() -> Console:

@@ -8,10 +8,9 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.text import format_authors
 from retrieval.hygiene import clean_display
 from shells.commands.common import console as make_console
-from shells.commands.common import notice, open_assistant, print_json
+from shells.commands.common import notice, open_library, print_json
 
 if TYPE_CHECKING:
     from retrieval.models import Paper
@@ -44,7 +43,7 @@ def _progress_bar(enabled: bool) -> tuple[AbstractContextManager[Any], Any]:
 
 def run_ingest(args: argparse.Namespace) -> int:
     """Index files (default: the seeds); exit 2 when records or files were skipped."""
-    assistant = open_assistant(args, seed=False)
+    assistant = open_library(args, seed=False)
     paths = [Path(p) for p in args.paths]
     bar, update = _progress_bar(not args.no_progress and not args.json)
     with bar:
@@ -82,12 +81,14 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 
 def _authors(paper: Paper) -> str:
+    from assistant.text import format_authors  # html and a dozen patterns: `ra papers` only
+
     return format_authors(paper.authors, truncated=paper.authors_truncated, limit=2)
 
 
 def run_papers(args: argparse.Namespace) -> int:
     """List the papers in the index."""
-    papers = open_assistant(args).papers()
+    papers = open_library(args).papers()
     if args.json:
         print_json(papers)
         return 0
@@ -124,7 +125,7 @@ def run_papers(args: argparse.Namespace) -> int:
 def run_search(args: argparse.Namespace) -> int:
     """Hybrid search, one hit per paper."""
     year_from, year_to = args.year or (None, None)
-    hits = open_assistant(args).search(
+    hits = open_library(args).search(
         args.query,
         k=args.k,
         year_from=year_from,
