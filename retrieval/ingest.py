@@ -19,7 +19,7 @@ from typing import Any
 
 from retrieval.config import RetrievalConfig
 from retrieval.ingest_report import FileReport, IngestReport
-from retrieval.ingest_write import JournalWriter, Progress, write_papers
+from retrieval.ingest_write import JournalWriter, PaperDelta, Progress, write_papers
 from retrieval.integrity import disagreement, store_facts
 from retrieval.manifest import Journal, Manifest, ManifestFile, now_iso
 from retrieval.models import Paper
@@ -215,7 +215,8 @@ class Ingestor:
         listed: str | None = None,
     ) -> None:
         write_papers(
-            self.config, self.store, papers, report, journal,
+            self.config, self.store, PaperDelta(upserts=papers, removed=(), replace_all=True),
+            report, journal,
             progress=self.progress, fresh=fresh, listed=listed,
         )  # fmt: skip
 
