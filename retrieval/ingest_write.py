@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 # progress(done, total): chunks written so far out of those planned so far.
 Progress = Callable[[int, int], None]
 JOURNAL_EVERY_S = 0.5  # at most this often, the journal records how far the writes got
-BATCH_CHUNKS = 256  # chunks chunked, embedded and written together
+BATCH_CHUNKS = 256  # chunks planned together (looked up, then embedded and written)
+STORE_BATCH = 64  # chunks embedded and written at once (the journal notes each)
 
 
 @dataclass
@@ -166,15 +167,14 @@ class _Write:
         if keep and self.trusted:
             got = self._old_vectors([by_id[c.chunk_id] for _, c, _ in keep])
             vectors.update(zip([c.chunk_id for _, c, _ in keep], got, strict=True))
-        if to_write:
-            docs = [c.text for _, c, _ in to_write]
+        for start in range(0, len(to_write), STORE_BATCH):
+            part = to_write[start : start + STORE_BATCH]
+            docs = [c.text for _, c, _ in part]
             computed = self.store.embed_documents(docs)
-            metas = [
-                chunk_metadata(p, c, h, record=self.server, seq=self.seq) for p, c, h in to_write
-            ]
-            self.store.write([c.chunk_id for _, c, _ in to_write], docs, computed, metas)
-            vectors.update(zip([c.chunk_id for _, c, _ in to_write], computed, strict=True))
-            self.written += len(to_write)
+            metas = [chunk_metadata(p, c, h, record=self.server, seq=self.seq) for p, c, h in part]
+            self.store.write([c.chunk_id for _, c, _ in part], docs, computed, metas)
+            vectors.update(zip([c.chunk_id for _, c, _ in part], computed, strict=True))
+            self.written += len(part)
             self.journal.wrote(self.written)
             if self.progress:
                 self.progress(self.written, self.planned)
