@@ -71,6 +71,19 @@ def _precomputed(index: PaperIndex, seed: int) -> None:
     index.store.embed_documents = vectors  # type: ignore[method-assign]
 
 
+def _big_batches() -> None:
+    """Precomputed vectors: write 4,000 chunks per Chroma call (as the benchmark always did)."""
+    import retrieval.store
+
+    retrieval.store.BATCH = 4000
+    try:
+        import retrieval.ingest_write as iw
+
+        iw.BATCH_CHUNKS = iw.STORE_BATCH = 4000  # type: ignore[attr-defined]
+    except (ImportError, AttributeError):
+        pass
+
+
 def write(index: PaperIndex, papers: Any, *, replace_all: bool) -> Any:
     """The real write path, streaming `papers`; older code (no PaperDelta) gets a list."""
     try:
@@ -100,6 +113,7 @@ def ingest_child(home: str, n: int, mode: str) -> None:
     index = PaperIndex(retrieval_config(Path(home)))
     if mode == "vectors":
         _precomputed(index, 7)
+        _big_batches()
     papers = SyntheticCorpus().iter_papers(n)
     report = write(index, papers, replace_all=True)
     if report is None:
