@@ -54,7 +54,12 @@ from _common import (
 P50_TARGET_MS = 50.0
 EMBED_LIMIT = 10_000
 MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "lexical")
-SCIFACT = REPO.parent / "shared" / "benchmarks" / "scifact" / "corpus.jsonl"
+# ../shared beside the checkout (a worktree under wt/ has it two levels up).
+SCIFACT = next(
+    (p for base in (REPO.parent, REPO.parent.parent)
+     if (p := base / "shared" / "benchmarks" / "scifact" / "corpus.jsonl").is_file()),
+    REPO.parent / "shared" / "benchmarks" / "scifact" / "corpus.jsonl",
+)  # fmt: skip
 
 
 def _precomputed(index: PaperIndex, seed: int) -> None:

@@ -94,7 +94,7 @@ class _Write:
         self.config, self.store, self.report, self.journal = config, store, report, journal
         self.progress = progress
         self.prev = previous or SearchState.empty()
-        self.writer = StateWriter(cache_base(config), previous, listed)
+        self.writer = StateWriter(cache_base(config), previous)
         self.trusted = trusted
         self.seen = [np.zeros(s.n_papers, dtype=bool) for s in self.prev.segments]
         self.ids_written: set[str] | None = None if trusted else set()

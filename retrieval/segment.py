@@ -194,7 +194,14 @@ class Segment:
             conn = sqlite3.connect(
                 f"file:{directory / DB}?mode=ro&immutable=1", uri=True, check_same_thread=False
             )
-            return cls(directory, conn, meta)
+            seg = cls(directory, conn, meta)
+            # Mapped now, not at first use: a writer may prune the folder of an old revision
+            # while this reader serves it (open files and maps stay valid on POSIX).
+            names = ["post_indptr", "post_docs", "post_tfs", "doclen", "vectors"]
+            for name in names + (["ivf_centroids", "ivf_indptr", "ivf_rows", "ivf_where"]
+                                 if seg.ivf else []):  # fmt: skip
+                seg.array(name)
+            return seg
         except (OSError, ValueError, KeyError, sqlite3.Error):
             return None
 

@@ -84,8 +84,10 @@ class SearchState:
         dead_papers: Sequence[Iterable[int]] = (),
         *,
         keep: Any = None,
+        digest: int = 0,
     ) -> None:
         self.segments = list(segments)
+        self.digest = digest  # the revision digest (`revision_of`) of the live chunks
         self._keep = keep  # e.g. a temp directory that must live as long as the state
         self.offsets: list[int] = []
         self.dead: list[np.ndarray] = []
@@ -125,10 +127,15 @@ class SearchState:
                     s.close()
                 return None
             segments.append(seg)
+        try:
+            digest = int(spec.get("digest") or revision, 16)
+        except ValueError:
+            return None
         return cls(
             segments,
             [e.get("dead_chunks", []) for e in entries],
             [e.get("dead_papers", []) for e in entries],
+            digest=digest,
         )
 
     @classmethod
@@ -138,6 +145,7 @@ class SearchState:
     def spec(self) -> dict[str, Any]:
         """The revision file's content for this state."""
         return {
+            "digest": revision_hex(self.digest),
             "segments": [
                 {
                     "name": seg.name,
@@ -145,7 +153,7 @@ class SearchState:
                     "dead_papers": sorted(dp),
                 }
                 for seg, dead, dp in zip(self.segments, self.dead, self.dead_papers, strict=True)
-            ]
+            ],
         }
 
     def locate(self, position: int) -> tuple[int, int]:

@@ -11,6 +11,7 @@ records (id, title, year, abstract) and lives in a temp folder for this process 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -49,11 +50,31 @@ def _paper_of(cid: str, doc: str, meta: dict[str, Any]) -> Paper | None:
     )
 
 
-def _add(writer: StateWriter, items: Iterable[_Item], extra: dict[str, Paper]) -> None:
+class _Read:
+    """What a read-back saw: (chunk id, hash) pairs and whether every record was whole."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[str, str]] = []
+        self.whole = True
+
+    def legacy_revision(self) -> str:
+        """The revision as versions before the segmented state computed it."""
+        listing = "\n".join(f"{cid} {h}" for cid, h in sorted(self.pairs))
+        return hashlib.sha256(listing.encode()).hexdigest()[:16]
+
+
+def _add(
+    writer: StateWriter, items: Iterable[_Item], extra: dict[str, Paper], seen: _Read | None = None
+) -> None:
     """Add chunks (and the papers their chunk 0 carries) to `writer`, a page at a time."""
     page: list[_Item] = []
 
     def flush() -> None:
+        if seen is not None:
+            seen.pairs.extend((c, str(m.get("hash", ""))) for c, _, m, _ in page)
+            seen.whole = seen.whole and all(
+                "paper" in m for _, _, m, _ in page if int(m.get("chunk_index", 0)) == 0
+            )
         papers = [_paper_of(c, d, m) for c, d, m, _ in page]
         found = [p for p in papers if p is not None]
         extra.update((p.paper_id, p) for p in found)
@@ -86,17 +107,22 @@ def state_from_store(
             state = _incremental(store, config, base, synced)
             if state is not None:
                 return state
-        if revision is not None:
-            base.mkdir(parents=True, exist_ok=True)
-            writer = StateWriter(base, None, None)
-            _add(writer, store.iter_full(), {})
-            if writer.revision == revision:
-                state = writer.finish()
-                write_sync(base, writer.revision, int(store.info().get("seq", 0)))
-                return state
-            writer.abort()
+    if revision is not None:
+        # Saved when the records are whole (a server's, or an embedded store written before
+        # records moved to the state, whose revision is a `legacy_revision`).
+        base.mkdir(parents=True, exist_ok=True)
+        writer = StateWriter(base, None)
+        seen = _Read()
+        _add(writer, store.iter_full(), {}, seen)
+        if seen.whole:  # saved under `revision` when it is that, else under its own digest
+            exact = revision in (writer.revision, seen.legacy_revision())
+            state = writer.finish(name=revision if exact else None)
+            if config.chroma_url and exact:
+                write_sync(base, revision, int(store.info().get("seq", 0)))
+            return state
+        writer.abort()
     temp = tempfile.TemporaryDirectory(prefix="ra-state-")
-    writer = StateWriter(Path(temp.name), None, None)
+    writer = StateWriter(Path(temp.name), None)
     _add(writer, store.iter_full(), {})
     state = writer.finish()
     state._keep = temp
@@ -121,7 +147,7 @@ def _incremental(
     affected = {m.get("paper_id") for _, _, m, _ in newer}
     affected |= {pid for cid, (_, pid) in listing.items() if cid not in present}
     affected_ids = sorted(str(a) for a in affected if a)
-    writer = StateWriter(base, prev, str(synced["revision"]))
+    writer = StateWriter(base, prev)
     old_rows = prev.paper_rows(affected_ids, "1")
     writer.tombstone(prev.chunks_of(affected_ids), [(r[0], r[1]) for r in old_rows.values()])
     extra: dict[str, Paper] = {}

@@ -64,10 +64,10 @@ def _segment_name() -> str:
 class StateWriter:
     """Builds the next revision's state from the previous one (None: from nothing)."""
 
-    def __init__(self, base: Path, previous: SearchState | None, revision: str | None) -> None:
+    def __init__(self, base: Path, previous: SearchState | None) -> None:
         self.base = base
         self.prev = previous or SearchState.empty()
-        self.digest = int(revision, 16) if previous is not None and revision else 0
+        self.digest = self.prev.digest
         self.dead = [m.copy() for m in self.prev.dead]
         self.dead_papers = [set(d) for d in self.prev.dead_papers]
         self._writer: SegmentWriter | None = None
@@ -107,20 +107,23 @@ class StateWriter:
     def revision(self) -> str:
         return revision_hex(self.digest % MOD)
 
-    def finish(self) -> SearchState:
-        """Write the new segment, merge small tiers, save the revision file; the state."""
+    def finish(self, name: str | None = None) -> SearchState:
+        """Write the new segment, merge small tiers, save the revision file (named `name`,
+        default the revision); the state."""
         if self._writer is not None:
             self.new_segments.append(self._writer.finish())
             self._writer = None
         segments = list(self.prev.segments) + self.new_segments
         dead = self.dead + [np.zeros(s.n_chunks, dtype=bool) for s in self.new_segments]
         dead_papers = self.dead_papers + [set() for _ in self.new_segments]
-        state = SearchState(segments, [np.flatnonzero(d) for d in dead], dead_papers)
+        state = SearchState(
+            segments, [np.flatnonzero(d) for d in dead], dead_papers, digest=self.digest % MOD
+        )
         state = _compact(self.base, state)
-        path = revision_file(self.base, self.revision)
+        path = revision_file(self.base, name or self.revision)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"revision": self.revision, **state.spec()}))
+        tmp.write_text(json.dumps({"revision": name or self.revision, **state.spec()}))
         os.replace(tmp, path)
         return state
 
@@ -152,7 +155,7 @@ def _compact(base: Path, state: SearchState) -> SearchState:
         segments.append(_merge(base, state, merge))
         dead.append(np.zeros(0, np.int64))
         dead_papers.append(set())
-    return _compact(base, SearchState(segments, dead, dead_papers))
+    return _compact(base, SearchState(segments, dead, dead_papers, digest=state.digest))
 
 
 def _merge(base: Path, state: SearchState, which: list[int]) -> Segment:

@@ -72,7 +72,7 @@ def _segmented(base: Path, seed: int = 3) -> tuple[SearchState, str]:
     revision: str | None = None
     start = 0
     for n, kill in ((120, 0), (80, 25), (60, 10)):
-        writer = StateWriter(base, state, revision)
+        writer = StateWriter(base, state)
         if state is not None:
             live = [(i, int(p)) for i, d in enumerate(state.dead) for p in np.flatnonzero(~d)]
             doomed = rng.sample(live, kill)
@@ -164,7 +164,7 @@ def test_small_segments_are_merged_by_tier(tmp_path: Path) -> None:
     state: SearchState | None = None
     revision: str | None = None
     for round_ in range(3 * FANOUT):
-        writer = StateWriter(tmp_path, state, revision)
+        writer = StateWriter(tmp_path, state)
         papers, chunks = _rows(round_ * 5, 5, rng)
         writer.add(papers, chunks, _vectors(5, nrng))
         state, revision = writer.finish(), writer.revision
