@@ -14,7 +14,13 @@ from retrieval.config import RetrievalConfig
 from retrieval.errors import RetrievalError
 from retrieval.integrity import IndexStatus, disagreement, store_facts
 from retrieval.manifest import ManifestFile
-from retrieval.state import SearchState, cache_base, revision_file, revision_of
+from retrieval.state import (
+    SearchState,
+    cache_base,
+    legacy_revision,
+    revision_file,
+    revision_of,
+)
 from retrieval.store import ChunkStore
 
 REINDEX = "run `ra ingest --reindex`"
@@ -89,7 +95,7 @@ def run_check(
 
     content = revision_of(pairs)
     if manifest is not None and manifest.complete and manifest.revision:
-        if content != manifest.revision:
+        if manifest.revision not in (content, legacy_revision(pairs)):
             problems.append(
                 f"the store at {where} holds other chunks than the manifest's revision "
                 f"({content} vs {manifest.revision}); {REINDEX}"

@@ -22,7 +22,7 @@ from retrieval.manifest import Journal, Manifest, ManifestFile
 from retrieval.models import Chunk, Paper
 from retrieval.segment import ChunkRow
 from retrieval.state import OldChunk, SearchState, cache_base
-from retrieval.state_write import StateWriter, lexical_text, paper_row
+from retrieval.state_write import StateWriter, lexical_text, paper_hash, paper_row
 
 if TYPE_CHECKING:
     from retrieval.config import RetrievalConfig
@@ -103,10 +103,9 @@ class _Write:
         self.deleted = 0
         self.server = bool(config.chroma_url)
         self.seq = int(store.info().get("seq", 0)) + 1 if self.server else None
-        self.settings = f"{config.chunk_tokens}/{config.chunk_overlap}"
 
     def phash(self, paper: Paper) -> str:
-        return _sha(f"{paper.content_hash()}\n{self.settings}".encode())[:16]
+        return paper_hash(paper, self.config.chunk_tokens, self.config.chunk_overlap)
 
     def flush(self, batch: _Batch) -> None:
         if not batch.papers:

@@ -61,6 +61,13 @@ def revision_of(pairs: Iterable[tuple[str, str]]) -> str:
     return revision_hex(sum(chunk_digest(c, h) for c, h in pairs))
 
 
+def legacy_revision(pairs: Iterable[tuple[str, str]]) -> str:
+    """The revision as versions before the segmented state computed it (a sorted listing's
+    hash): an index written by them keeps it until its next change."""
+    listing = "\n".join(f"{cid} {h}" for cid, h in sorted(pairs))
+    return hashlib.sha256(listing.encode()).hexdigest()[:16]
+
+
 def cache_base(config: RetrievalConfig) -> Path:
     """Where the search states of the collection live (segments and revision files)."""
     return config.cache_dir / config.collection

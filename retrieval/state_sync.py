@@ -11,7 +11,6 @@ records (id, title, year, abstract) and lives in a temp folder for this process 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -23,8 +22,8 @@ import numpy as np
 
 from retrieval.models import Paper
 from retrieval.segment import ChunkRow
-from retrieval.state import SearchState, cache_base, revision_file
-from retrieval.state_write import StateWriter, lexical_text, paper_row
+from retrieval.state import SearchState, cache_base, legacy_revision, revision_file
+from retrieval.state_write import StateWriter, lexical_text, paper_hash, paper_row
 
 if TYPE_CHECKING:
     from retrieval.config import RetrievalConfig
@@ -58,13 +57,15 @@ class _Read:
         self.whole = True
 
     def legacy_revision(self) -> str:
-        """The revision as versions before the segmented state computed it."""
-        listing = "\n".join(f"{cid} {h}" for cid, h in sorted(self.pairs))
-        return hashlib.sha256(listing.encode()).hexdigest()[:16]
+        return legacy_revision(self.pairs)
 
 
 def _add(
-    writer: StateWriter, items: Iterable[_Item], extra: dict[str, Paper], seen: _Read | None = None
+    writer: StateWriter,
+    items: Iterable[_Item],
+    extra: dict[str, Paper],
+    config: RetrievalConfig,
+    seen: _Read | None = None,
 ) -> None:
     """Add chunks (and the papers their chunk 0 carries) to `writer`, a page at a time."""
     page: list[_Item] = []
@@ -85,7 +86,8 @@ def _add(
             for cid, doc, meta, _ in page
         ]  # fmt: skip
         vectors = np.asarray([v for *_, v in page], dtype=np.float32).reshape(len(page), -1)
-        writer.add([paper_row(p, "") for p in found], rows, vectors)
+        hashes = [paper_hash(p, config.chunk_tokens, config.chunk_overlap) for p in found]
+        writer.add([paper_row(p, h) for p, h in zip(found, hashes, strict=True)], rows, vectors)
         page.clear()
 
     for item in items:
@@ -113,7 +115,7 @@ def state_from_store(
         base.mkdir(parents=True, exist_ok=True)
         writer = StateWriter(base, None)
         seen = _Read()
-        _add(writer, store.iter_full(), {}, seen)
+        _add(writer, store.iter_full(), {}, config, seen)
         if seen.whole:  # saved under `revision` when it is that, else under its own digest
             exact = revision in (writer.revision, seen.legacy_revision())
             state = writer.finish(name=revision if exact else None)
@@ -123,7 +125,7 @@ def state_from_store(
         writer.abort()
     temp = tempfile.TemporaryDirectory(prefix="ra-state-")
     writer = StateWriter(Path(temp.name), None)
-    _add(writer, store.iter_full(), {})
+    _add(writer, store.iter_full(), {}, config)
     state = writer.finish()
     state._keep = temp
     return state
@@ -153,7 +155,7 @@ def _incremental(
     extra: dict[str, Paper] = {}
     for start in range(0, len(affected_ids), 500):
         part = affected_ids[start : start + 500]
-        _add(writer, store.iter_full(where={"paper_id": {"$in": part}}), extra)
+        _add(writer, store.iter_full(where={"paper_id": {"$in": part}}), extra, config)
     if writer.revision != target:  # a writer is at work: try again next time
         writer.abort()
         prev.close()

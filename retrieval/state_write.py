@@ -8,6 +8,7 @@ never rewrites a big segment, and the number of segments stays logarithmic in th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -42,6 +43,13 @@ def lexical_text(paper: Paper | None, chunk_text: str) -> str:
     year = str(paper.year) if paper.year else ""
     arxiv = paper.arxiv_id or ""
     return f"{chunk_text}\n{extra} {year} {arxiv}"
+
+
+def paper_hash(paper: Paper, chunk_tokens: int, chunk_overlap: int) -> str:
+    """Content hash plus chunking settings: equal means the paper's chunks are unchanged."""
+    return hashlib.sha256(
+        f"{paper.content_hash()}\n{chunk_tokens}/{chunk_overlap}".encode()
+    ).hexdigest()[:16]
 
 
 def paper_row(paper: Paper, phash: str, json_text: str | None = None) -> PaperRow:
