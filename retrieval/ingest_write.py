@@ -21,7 +21,7 @@ from retrieval.chunking import chunk_paper
 from retrieval.manifest import Journal, Manifest, ManifestFile
 from retrieval.models import Chunk, Paper
 from retrieval.segment import ChunkRow
-from retrieval.state import OldChunk, SearchState, cache_base
+from retrieval.state import OldChunk, SearchState, cache_base, revision_file
 from retrieval.state_write import StateWriter, lexical_text, paper_hash, paper_row
 
 if TYPE_CHECKING:
@@ -299,8 +299,11 @@ def write_papers(
     report.chunks_written = run.written
     report.chunks_deleted = run.deleted
 
-    state = run.writer.finish() if (run.writer.changed or previous is None) else previous
     revision = run.writer.revision
+    saved = revision_file(base, revision).is_file()  # not when `listed` was a legacy revision
+    state = (
+        run.writer.finish() if (run.writer.changed or previous is None or not saved) else previous
+    )
     info = store.info()
     if (
         run.written
