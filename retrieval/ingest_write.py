@@ -269,6 +269,13 @@ def write_papers(
     delta = papers if isinstance(papers, PaperDelta) else PaperDelta(papers, (), True)
     base = cache_base(config)
     previous = SearchState.open(base, listed) if listed else None
+    if previous is None and listed and not fresh:
+        # The state is missing (or from before segmented states): read it back once.
+        from retrieval.state_sync import state_from_store
+
+        read = state_from_store(store, config, listed)
+        previous = SearchState.open(base, listed) if revision_file(base, listed).is_file() else None
+        read.close()
     if previous is None and not fresh and not delta.replace_all:
         from retrieval.store import damaged_error
 
