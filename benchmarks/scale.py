@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
         adder = PaperIndex(config)
         if mode == "vectors":
             _precomputed(adder, 8)
-        extra = SyntheticCorpus(seed=4321).papers(args.add)
+        extra = list(SyntheticCorpus(seed=4321).iter_papers(args.add, prefix="add"))
         with Stopwatch() as sw:
             if write(adder, iter(extra), replace_all=False) is None:
                 adder.ingest_papers(first.papers() + extra)
