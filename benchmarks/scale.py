@@ -15,6 +15,8 @@ the first search of a new PaperIndex, one-shot `ra search` (new process: wall an
 over N papers and over the 51 seeds, bytes per paper by component, the cost of adding
 `--add` papers to the library, and warm latency p50/p95 per mode. `--recall N` embeds N
 SciFact abstracts with MiniLM and reports the IVF quantizer's recall@10/50 against exact search.
+`--server N` runs a `chroma run` server: the first search of a fresh client over N papers,
+the same client in a new process, and after another client added `--add` papers.
 
     .venv/bin/python benchmarks/scale.py --n 10000 --write vectors
     .venv/bin/python benchmarks/scale.py --n 1000000     # precomputed vectors
@@ -23,10 +25,12 @@ SciFact abstracts with MiniLM and reports the IVF quantizer's recall@10/50 again
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -211,6 +215,72 @@ def recall(n: int) -> list[list[Any]]:
     return rows
 
 
+@contextlib.contextmanager
+def chroma_server(path: Path) -> Iterator[str]:
+    """A `chroma run` server on a free loopback port (stopped afterwards)."""
+    import shutil
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    proc = subprocess.Popen(
+        [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("chroma server did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def server_rows(n: int, add: int) -> list[list[Any]]:
+    """Shared server: client A writes `n` papers (precomputed vectors); the first search of a
+    fresh client B (downloads and caches the collection), of B again in a new process, and
+    of B after A added `add` papers (fetches only those)."""
+    from assistant.config import load_settings
+    from retrieval.index import PaperIndex
+
+    rows: list[list[Any]] = []
+    with temp_home() as tmp, chroma_server(tmp / "server") as url:
+
+        def client(name: str) -> PaperIndex:
+            return PaperIndex(load_settings(home=tmp / name, chroma_url=url).retrieval())
+
+        writer = client("a")
+        _precomputed(writer, 7)
+        _big_batches()
+        with Stopwatch() as sw:
+            write(writer, SyntheticCorpus().iter_papers(n), replace_all=True)
+        rows.append([f"server: client A writes {n:,} papers", sw.wall, sw.cpu])
+        for label in ("fresh client B, first search (full download)",
+                      "client B again, new PaperIndex (cache)"):  # fmt: skip
+            with Stopwatch() as sw:
+                client("b").search("first search of a client")
+            rows.append([f"server: {label}", sw.wall, sw.cpu])
+        adder = client("a")
+        _precomputed(adder, 8)
+        write(adder, SyntheticCorpus(seed=4321).iter_papers(add, prefix="add"), replace_all=False)
+        with Stopwatch() as sw:
+            client("b").search("first search after another client's add")
+        rows.append([f"server: client B after A added {add} (incremental sync)", sw.wall, sw.cpu])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="synthetic papers (= chunks)")
@@ -219,6 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--add", type=int, default=100, help="papers added incrementally")
     parser.add_argument("--recall", type=int, default=0, help="SciFact abstracts (0: skip)")
+    parser.add_argument("--server", type=int, default=0, help="papers for the server run")
     parser.add_argument("--ingest-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.ingest_child:
@@ -302,6 +373,9 @@ def main(argv: list[str] | None = None) -> None:
                     lat_rows, f"Scale: warm search latency at {count:,} chunks (k=5)")  # fmt: skip
         note(f"(peak RSS of this process: "
              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:,.0f} MB)")  # fmt: skip
+    if args.server:
+        print_table(["step", "wall s", "cpu s"], server_rows(args.server, args.add),
+                    f"Shared Chroma server, {args.server:,} papers")  # fmt: skip
     if args.recall:
         print_table(["probed", "k", "recall vs exact"], recall(args.recall),
                     f"IVF recall on {args.recall:,} real MiniLM vectors (SciFact abstracts; "
