@@ -144,6 +144,23 @@ def run_cli(args: Sequence[str], home: Path, timeout: float = 600.0) -> CliRun:
     return CliRun(wall, _children_cpu() - cpu0, proc.returncode, proc.stdout, proc.stderr)
 
 
+def run_cli_rss(args: Sequence[str], home: Path, timeout: float = 600.0) -> tuple[CliRun, int]:
+    """`run_cli`, plus the peak RSS of that one process in bytes (Linux `wait4`)."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([*ra_command(), *args], env=cli_env(home), stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        run = CliRun(
+            wall, usage.ru_utime + usage.ru_stime, proc.returncode,
+            out.read().decode(errors="replace"), err.read().decode(errors="replace"),
+        )  # fmt: skip
+    return run, usage.ru_maxrss * 1024
+
+
 def machine_line(label: str) -> str:
     """A header line: what runs, CPUs and the current load (the machine may be shared)."""
     one, five, _ = os.getloadavg()
@@ -300,27 +317,29 @@ class SyntheticCorpus:
 
     def papers(self, n: int, *, sentences: tuple[int, int] = (4, 5)) -> list[Paper]:
         """`n` synthetic papers with ids `syn-000000`...; same `seed` -> same papers."""
+        return list(self.iter_papers(n, sentences=sentences))
+
+    def iter_papers(
+        self, n: int, *, sentences: tuple[int, int] = (4, 5), prefix: str = "syn"
+    ) -> Iterator[Paper]:
+        """The papers of `papers(n)` one at a time (ids `{prefix}-000000`...), for streaming."""
         from retrieval.models import Paper, SourceRef
 
         rng = random.Random(self.seed)
-        out = []
         for i in range(n):
             authors = [
                 f"{rng.choice(_FIRST)} {rng.choice(_LAST)}" for _ in range(rng.randint(1, 4))
             ]
             year = rng.randint(2015, 2025)
-            out.append(
-                Paper(
-                    paper_id=f"syn-{i:06d}",
-                    title=self.title(rng),
-                    authors=authors,
-                    year=year,
-                    date=str(year),
-                    abstract=self.abstract(rng, sentences),
-                    sources=[SourceRef(file="synthetic", line=i + 1, format="synthetic")],
-                )
+            yield Paper(
+                paper_id=f"{prefix}-{i:06d}",
+                title=self.title(rng),
+                authors=authors,
+                year=year,
+                date=str(year),
+                abstract=self.abstract(rng, sentences),
+                sources=[SourceRef(file=prefix, line=i + 1, format="synthetic")],
             )
-        return out
 
     def queries(self, n: int, seed: int | None = None) -> list[str]:
         """`n` distinct short keyword queries (2-6 words) drawn from the vocabulary."""

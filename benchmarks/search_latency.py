@@ -52,7 +52,7 @@ def warm_latencies(
     index = PaperIndex(retrieval_config(home))
     with Stopwatch() as first:
         index.search("warm up the model and the search state")
-    for q in queries[:5]:  # a few more so caches, allocators and HNSW pages are warm
+    for q in queries[:5]:  # a few more so caches, allocators and mapped pages are warm
         index.search(q)
     results: dict[str, tuple[list[float], list[float]]] = {}
     for mode in MODES:
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         if ingest.returncode != 0:
             note(f"`ra ingest` failed ({ingest.returncode}): {ingest.stderr.strip()[-400:]}")
             return
-        # The first search after an ingest builds the BM25/state cache; later processes load it.
+        # The ingest wrote the search state; the first search only opens it (no rebuild).
         first_cli = run_cli(["search", ONE_SHOT_QUERY, "--json"], home)
 
         first, warm = warm_latencies(home, queries)

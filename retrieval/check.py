@@ -14,8 +14,13 @@ from retrieval.config import RetrievalConfig
 from retrieval.errors import RetrievalError
 from retrieval.integrity import IndexStatus, disagreement, store_facts
 from retrieval.manifest import ManifestFile
-from retrieval.search import revision_of, state_dir
-from retrieval.state import SearchState
+from retrieval.state import (
+    SearchState,
+    cache_base,
+    legacy_revision,
+    revision_file,
+    revision_of,
+)
 from retrieval.store import ChunkStore
 
 REINDEX = "run `ra ingest --reindex`"
@@ -74,12 +79,13 @@ def run_check(
         report.store_chunks = store.count()
         report.store_revision = store.revision()
         pairs: list[tuple[str, str]] = []
-        papers = 0
+        paper_ids: set[str] = set()
         first_id: str | None = None
         for cid, _, meta in store.iter_chunks(include_documents=False):
             pairs.append((cid, str(meta.get("hash", ""))))
-            papers += "paper" in meta
+            paper_ids.add(str(meta.get("paper_id", "")))
             first_id = first_id or cid
+        papers = len(paper_ids)
         report.store_papers = papers
         if first_id is not None:
             _check_vectors(store, first_id, problems, where)
@@ -89,7 +95,7 @@ def run_check(
 
     content = revision_of(pairs)
     if manifest is not None and manifest.complete and manifest.revision:
-        if content != manifest.revision:
+        if manifest.revision not in (content, legacy_revision(pairs)):
             problems.append(
                 f"the store at {where} holds other chunks than the manifest's revision "
                 f"({content} vs {manifest.revision}); {REINDEX}"
@@ -110,11 +116,11 @@ def run_check(
             )
     revision = manifest.revision if manifest is not None else report.store_revision
     if revision and (manifest is None or manifest.complete):
-        state = SearchState.open(state_dir(config, revision))
+        state = SearchState.open(cache_base(config), revision)
         if state is None:
             problems.append(
                 f"the search state of revision {revision} is missing or unreadable "
-                f"({state_dir(config, revision)}); {REINDEX}"
+                f"({revision_file(cache_base(config), revision)}); {REINDEX}"
             )
         else:
             report.state_papers = state.n_papers
@@ -125,8 +131,9 @@ def run_check(
                     f"the search state holds {state.n_chunks} chunks, the store "
                     f"{len(pairs)}; {REINDEX}"
                 )
-            if state.lexical.n_docs != state.n_chunks:
-                problems.append(f"the lexical index does not match its chunks; {REINDEX}")
+            if first_id is not None and first_id in listing:
+                _check_state_vector(store, state, first_id, problems)
+            state.close()
     return _finish(report)
 
 
@@ -145,6 +152,23 @@ def _check_vectors(store: ChunkStore, chunk_id: str, problems: list[str], where:
         )
     if not found["ids"] or chunk_id not in found["ids"][0]:
         problems.append(f"the vector index at {where} does not find stored chunks; {REINDEX}")
+
+
+def _check_state_vector(
+    store: ChunkStore, state: SearchState, chunk_id: str, problems: list[str]
+) -> None:
+    """The state's copy of a chunk's vector must equal the store's."""
+    with store.errors():
+        got = store.collection.get(ids=[chunk_id], include=["embeddings"]).get("embeddings")
+    for i, seg in enumerate(state.segments):
+        rows = seg.query("SELECT pos FROM chunks WHERE chunk_id = ?", (chunk_id,))
+        if rows and not state.dead[i][rows[0][0]] and got is not None and len(got):
+            mine = seg.vectors_at([rows[0][0]])[0]
+            theirs = np.asarray(got[0], dtype=np.float32)
+            theirs = theirs / max(float(np.linalg.norm(theirs)), 1e-12)
+            if not np.allclose(mine, theirs, atol=1e-4):
+                problems.append(f"the search state's vectors differ from the store's; {REINDEX}")
+            return
 
 
 def _finish(report: CheckReport) -> CheckReport:

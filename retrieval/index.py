@@ -233,7 +233,7 @@ class PaperIndex:
                 if revision is None and manifest is None and self._empty_home():
                     # A home that cannot be created fails here, before anything else runs.
                     self.config.home.mkdir(parents=True, exist_ok=True)
-                    self._state = SearchState.create([], [])
+                    self._state = SearchState.empty()
                 else:
                     self._state = load_or_build(self.store, self.config, revision)
                 self._state_revision = revision

@@ -1,15 +1,23 @@
-"""Lexical retrieval: BM25 over chunk texts with `bm25s` (English stop words, Snowball stems)."""
+"""Lexical retrieval: the tokenizer (bm25s's, English stop words, Snowball stems) and BM25
+scoring over term-major postings, equal to `bm25s.BM25()` (method "lucene", k1=1.5, b=0.75)
+built over the same documents.
+
+bm25s's formula (`bm25s/scoring.py`): idf = ln(1 + (N - df + 0.5) / (df + 0.5)) and
+tfc = tf / (tf + k1 * (1 - b + b * dl / avgdl)), where dl counts a document's tokens after
+stop-word removal (repeats included) and avgdl is the mean dl over the corpus; a query term
+repeated in the query is counted as often as it appears.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from itertools import chain
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    import bm25s
+K1 = 1.5
+B = 0.75
 
 
 @lru_cache(maxsize=1)
@@ -29,55 +37,48 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return [list(tokens) for tokens in out]
 
 
-class LexicalIndex:
-    """A BM25 index over a fixed list of documents (positions match the caller's list)."""
+def postings(texts: list[str]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Term-major (CSC) postings of `texts`: (terms, indptr, doc ids, term freqs, doc lengths).
 
-    def __init__(self, retriever: bm25s.BM25 | None, n_docs: int) -> None:
-        # None when no document has a single indexable term (bm25s cannot index that).
-        self._retriever = retriever
-        self.n_docs = n_docs
+    Postings of term i are `docs[indptr[i]:indptr[i+1]]` (ascending) with their `tfs`.
+    """
+    import bm25s
 
-    @classmethod
-    def build(cls, texts: list[str]) -> LexicalIndex:
-        """Index `texts`; a corpus without terms gives an index that scores nothing."""
-        import bm25s
+    n = len(texts)
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int32)
+        return [], np.zeros(1, dtype=np.int64), empty, np.zeros(0, np.float32), empty
+    tok = bm25s.tokenize(
+        texts, stopwords="en", stemmer=_stemmer(), return_ids=True, show_progress=False
+    )
+    ids: list[list[int]] = tok.ids
+    lengths = np.fromiter((len(d) for d in ids), dtype=np.int64, count=n)
+    flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
+    doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    # Only terms that occur (the stemmer may map several words to one id: ids are dense).
+    used = np.unique(flat)
+    by_id = {i: t for t, i in tok.vocab.items()}
+    terms = [by_id[int(i)] for i in used]
+    term_index = np.searchsorted(used, flat)
+    keys, tf = np.unique(term_index * n + doc, return_counts=True)
+    term_of = keys // n
+    indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(term_of, minlength=len(terms)), out=indptr[1:])
+    return (
+        terms,
+        indptr,
+        (keys % n).astype(np.int32),
+        tf.astype(np.float32),
+        lengths.astype(np.int32),
+    )
 
-        tokens = tokenize(texts) if texts else []
-        if not any(tokens):
-            return cls(None, len(texts))
-        retriever = bm25s.BM25()
-        retriever.index(tokens, show_progress=False)
-        return cls(retriever, len(texts))
 
-    @property
-    def has_terms(self) -> bool:
-        """False when nothing was indexed (then there is nothing to save)."""
-        return self._retriever is not None
+def idf(df: np.ndarray | float, n_docs: int) -> np.ndarray:
+    """bm25s's "lucene" idf."""
+    return np.log1p((n_docs - np.asarray(df, dtype=np.float64) + 0.5) / (np.asarray(df) + 0.5))
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every document for `query` (zeros when no query term is known)."""
-        if self.n_docs == 0:
-            return np.zeros(0, dtype=np.float32)
-        if self._retriever is None:
-            return np.zeros(self.n_docs, dtype=np.float32)
-        vocab = self._retriever.vocab_dict
-        tokens = [t for t in tokenize([query])[0] if t in vocab]
-        if not tokens:
-            return np.zeros(self.n_docs, dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
 
-    def save(self, directory: Path) -> None:
-        """Persist the index (bm25s's own format); nothing when it has no terms."""
-        if self._retriever is not None:
-            self._retriever.save(str(directory))
-
-    @classmethod
-    def load(cls, directory: Path, n_docs: int) -> LexicalIndex:
-        """Load an index saved with `save`."""
-        import bm25s
-
-        if n_docs == 0 or not directory.is_dir():
-            return cls(None, n_docs)
-        # Memory-mapped: a one-shot command touches only the pages a query needs.
-        retriever = bm25s.BM25.load(str(directory), mmap=True)
-        return cls(retriever, n_docs)
+def term_scores(tf: np.ndarray, dl: np.ndarray, avgdl: float) -> np.ndarray:
+    """The term-frequency part of BM25 for postings with these tfs and doc lengths."""
+    tf64 = tf.astype(np.float64)
+    return tf64 / (tf64 + K1 * (1.0 - B + B * dl.astype(np.float64) / avgdl))

@@ -1,14 +1,12 @@
-"""Hybrid search: dense (Chroma) + BM25, fused by reciprocal rank, one hit per paper."""
+"""Hybrid search: dense (numpy over the state's vectors) + BM25, fused by reciprocal rank,
+one hit per paper. Also where the states live, and reading one back from the store."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -16,78 +14,78 @@ import numpy as np
 from retrieval.chunking import split_sentences
 from retrieval.lexical import tokenize
 from retrieval.models import SearchHit
-from retrieval.state import SearchState, rows_from_store
+from retrieval.state import SearchState, cache_base, revision_file, revision_of, segments_dir
 
 if TYPE_CHECKING:
     from retrieval.config import RetrievalConfig
     from retrieval.store import ChunkStore
+
+__all__ = ["cache_base", "hybrid_search", "load_or_build", "prune_states", "revision_of"]
 
 RRF_K = 60
 TMP_GRACE_S = 600
 SNIPPET_CHARS = 280
 
 
+def state_exists(config: RetrievalConfig, revision: str) -> bool:
+    return revision_file(cache_base(config), revision).is_file()
+
+
 def load_or_build(store: ChunkStore, config: RetrievalConfig, revision: str | None) -> SearchState:
     """The state for `revision`: the one its ingest saved, else read back from the store.
 
-    A state read back from the store is saved only when what was read is exactly
-    `revision` (an ingest may be writing, or the store may hold leftovers); otherwise it
-    lives in memory for this process.
+    Reading back (`retrieval.state_sync`) saves the state when what was read is exactly
+    `revision`; otherwise (an ingest may be writing) it lives in a temp folder for this process.
     """
-    directory = state_dir(config, revision) if revision else None
-    if directory is not None:
-        loaded = SearchState.open(directory)
+    if revision is not None:
+        loaded = SearchState.open(cache_base(config), revision)
         if loaded is not None:
             return loaded
-    papers, rows = rows_from_store(store.iter_chunks())
-    read_revision = revision_of((r[2], r[4]) for r in rows)
-    if directory is not None and read_revision == revision:
-        # Only the writer prunes old states (a reader could race with it).
-        try:
-            return SearchState.create(papers, rows, directory)
-        except (OSError, sqlite3.Error):  # cannot save (disk full, a race): serve from memory
-            pass
-    return SearchState.create(papers, rows)
+    from retrieval.state_sync import state_from_store
 
-
-def revision_of(pairs: Iterable[tuple[str, str]]) -> str:
-    """The content revision of a set of (chunk id, chunk hash) pairs."""
-    listing = "\n".join(f"{cid} {h}" for cid, h in sorted(pairs))
-    return hashlib.sha256(listing.encode()).hexdigest()[:16]
-
-
-def state_dir(config: RetrievalConfig, revision: str) -> Path:
-    """Where the search state of `revision` is cached."""
-    return config.cache_dir / config.collection / revision
+    try:
+        return state_from_store(store, config, revision)
+    except (OSError, sqlite3.Error):  # cannot save (disk full, a race): in memory
+        return state_from_store(store, config, None)
 
 
 def prune_states(config: RetrievalConfig, keep: str) -> None:
-    """Remove cached states of other revisions (and temp folders of dead writers)."""
-    base = config.cache_dir / config.collection
+    """Remove revision files of other revisions, segments `keep` does not use, and temp
+    folders of dead writers (young ones may be a writer at work: left alone)."""
+    base = cache_base(config)
+    kept = SearchState.open(base, keep)
+    if kept is None:
+        return
+    used = {seg.name for seg in kept.segments}
+    kept.close()
     now = time.time()
     for old in base.iterdir() if base.is_dir() else []:
-        if old.name == keep:
-            continue
-        # A temp folder may be a reader saving a state right now; leave young ones alone.
-        if old.name.endswith(".tmp") and now - old.stat().st_mtime < TMP_GRACE_S:
-            continue
-        shutil.rmtree(old, ignore_errors=True)
+        if old.name not in ("segments", "revisions") and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)  # a state folder of the older layout
+    for folder, current in ((base / "revisions", f"{keep}.json"), (segments_dir(base), None)):
+        for old in folder.iterdir() if folder.is_dir() else []:
+            if old.name == current or old.name in used:
+                continue
+            if old.name.endswith(".tmp") and now - old.stat().st_mtime < TMP_GRACE_S:
+                continue
+            if folder.name == "revisions" and old.name == "synced.json":
+                continue
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
 
 
 def _dense_ranking(
-    state: SearchState, store: ChunkStore, query: str, n: int, allowed: set[str] | None
+    state: SearchState, store: ChunkStore, query: str, n: int, mask: np.ndarray | None
 ) -> list[int]:
     if not state.n_chunks:
         return []
-    where = {"paper_id": {"$in": sorted(allowed)}} if allowed is not None else None
-    hits = store.query(query, min(n, state.n_chunks), where=where)
-    # Chunks an ingest is writing (not in this revision) are left out.
-    position = state.positions([cid for cid, _ in hits])
-    return [position[cid] for cid, _ in hits if cid in position]
+    return state.dense(store.embed_query(query), n, mask)
 
 
 def _lexical_ranking(state: SearchState, query: str, n: int, mask: np.ndarray | None) -> list[int]:
-    scores = state.lexical.scores(query)
+    scores = state.lexical_scores(query)
     if scores.size == 0:
         return []
     if mask is not None:
@@ -135,7 +133,7 @@ def hybrid_search(
     if allowed is not None and not allowed:
         return []
     pool = max(50, k * 10)
-    dense = _dense_ranking(state, store, query, pool, allowed) if mode != "lexical" else []
+    dense = _dense_ranking(state, store, query, pool, mask) if mode != "lexical" else []
     lexical = _lexical_ranking(state, query, pool, mask) if mode != "dense" else []
 
     fused: dict[int, float] = {}

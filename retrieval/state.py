@@ -1,200 +1,252 @@
-"""The search state of one revision: paper records and chunk rows in SQLite, BM25 on disk.
+"""The search state of one revision: live segments plus tombstones, opened lazily.
 
-Written by the ingest that makes the revision (never rebuilt at first search), in a folder
-`RA_HOME/cache/<collection>/<revision>/` renamed into place when complete. It opens lazily:
-`records.sqlite3` is queried by id or position (each paper record stored once, as JSON,
-fetched only when needed) and the BM25 index is memory-mapped, so a one-shot command does not
-parse the whole library. A state read back from the store (an interrupted or foreign ingest)
-lives in memory only.
+Layout under `RA_HOME/cache/<collection>/`: `segments/<name>/` holds immutable segments
+(`retrieval.segment`), and `revisions/<revision>.json` (small) lists the segments a revision
+serves with the chunk and paper positions deleted from each (tombstones). An ingest writes one
+new segment for what changed and a new revision file (`retrieval.state_write`); nothing is
+rebuilt at first search. Global chunk positions are segment offsets plus local positions.
+
+BM25 uses global statistics over the live chunks (N, mean length, document frequencies), so
+scores equal one bm25s index over the same documents whatever the segmentation.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import sqlite3
+import hashlib
+import heapq
+import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from retrieval.lexical import LexicalIndex
+from retrieval.dense import top_n
+from retrieval.lexical import idf, term_scores, tokenize
 from retrieval.models import Paper
+from retrieval.segment import Segment
 
-DB_NAME = "records.sqlite3"
-SCHEMA = """
-CREATE TABLE papers (pos INTEGER PRIMARY KEY, paper_id TEXT NOT NULL UNIQUE, year INTEGER,
-                     authors TEXT NOT NULL, json TEXT NOT NULL);
-CREATE TABLE chunks (pos INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE,
-                     paper_id TEXT NOT NULL, chunk_index INTEGER NOT NULL, hash TEXT NOT NULL,
-                     text TEXT NOT NULL);
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-# One chunk row: (paper id, chunk index, chunk id, text, content hash).
-Row = tuple[str, int, str, str, str]
-_MAX_VARS = 900  # SQLite's bound-parameter limit is 999 on older builds
+if TYPE_CHECKING:
+    from retrieval.config import RetrievalConfig
+
+MOD = 2**128
 
 
-def _first_source_key(paper: Paper) -> tuple[str, int]:
-    if not paper.sources:
-        return ("~", 0)
-    first = paper.sources[0]
-    return (first.file, first.line)
+class OldChunk(NamedTuple):
+    """A live chunk of a state, as the writer needs it."""
+
+    segment: int
+    pos: int
+    chunk_id: str
+    hash: str
+    paper_id: str
+    chunk_index: int
+    text: str
 
 
-def lexical_text(paper: Paper | None, chunk_text: str) -> str:
-    """Chunk text plus the paper's authors and year, so "papers by X in 2024" match."""
-    if paper is None:
-        return chunk_text
-    extra = " ".join(paper.authors)
-    year = str(paper.year) if paper.year else ""
-    arxiv = paper.arxiv_id or ""
-    return f"{chunk_text}\n{extra} {year} {arxiv}"
+def chunk_digest(chunk_id: str, chunk_hash: str) -> int:
+    """One chunk's share of the revision digest."""
+    return int(hashlib.sha256(f"{chunk_id} {chunk_hash}".encode()).hexdigest()[:32], 16)
 
 
-def _chunked(items: Sequence[str] | Sequence[int]) -> Iterable[Sequence[str] | Sequence[int]]:
-    for start in range(0, len(items), _MAX_VARS):
-        yield items[start : start + _MAX_VARS]
+def revision_hex(digest: int) -> str:
+    return f"{digest % MOD:032x}"
+
+
+def revision_of(pairs: Iterable[tuple[str, str]]) -> str:
+    """The content revision of a set of (chunk id, chunk hash) pairs: the sum of per-chunk
+    digests mod 2**128, so it is order-independent and updated by adding and subtracting."""
+    return revision_hex(sum(chunk_digest(c, h) for c, h in pairs))
+
+
+def legacy_revision(pairs: Iterable[tuple[str, str]]) -> str:
+    """The revision as versions before the segmented state computed it (a sorted listing's
+    hash): an index written by them keeps it until its next change."""
+    listing = "\n".join(f"{cid} {h}" for cid, h in sorted(pairs))
+    return hashlib.sha256(listing.encode()).hexdigest()[:16]
+
+
+def cache_base(config: RetrievalConfig) -> Path:
+    """Where the search states of the collection live (segments and revision files)."""
+    return config.cache_dir / config.collection
+
+
+def segments_dir(base: Path) -> Path:
+    return base / "segments"
+
+
+def revision_file(base: Path, revision: str) -> Path:
+    return base / "revisions" / f"{revision}.json"
 
 
 class SearchState:
-    """What search needs besides Chroma, behind small queries (thread-safe)."""
+    """What search needs, behind small queries (thread-safe; immutable once opened)."""
 
-    def __init__(self, conn: sqlite3.Connection, lexical: LexicalIndex) -> None:
-        self._conn = conn
+    def __init__(
+        self,
+        segments: Sequence[Segment],
+        dead_chunks: Sequence[Iterable[int]] = (),
+        dead_papers: Sequence[Iterable[int]] = (),
+        *,
+        keep: Any = None,
+        digest: int = 0,
+    ) -> None:
+        self.segments = list(segments)
+        self.digest = digest  # the revision digest (`revision_of`) of the live chunks
+        self._keep = keep  # e.g. a temp directory that must live as long as the state
+        self.offsets: list[int] = []
+        self.dead: list[np.ndarray] = []
+        self.dead_papers: list[set[int]] = []
+        size = 0
+        for i, seg in enumerate(self.segments):
+            self.offsets.append(size)
+            size += seg.n_chunks
+            mask = np.zeros(seg.n_chunks, dtype=bool)
+            if i < len(dead_chunks):
+                mask[np.fromiter(dead_chunks[i], dtype=np.int64)] = True
+            self.dead.append(mask)
+            self.dead_papers.append(set(dead_papers[i]) if i < len(dead_papers) else set())
+        self.size = size
+        self.n_chunks = size - sum(int(m.sum()) for m in self.dead)
+        self.n_papers = sum(s.n_papers for s in self.segments) - sum(
+            len(d) for d in self.dead_papers
+        )
+        self._avgdl: float | None = None
         self._lock = threading.Lock()
-        self.lexical = lexical
-        self.n_chunks = self._scalar("SELECT COUNT(*) FROM chunks")
-        self.n_papers = self._scalar("SELECT COUNT(*) FROM papers")
 
-    # ----- building -----
+    # ----- opening -----
 
     @classmethod
-    def create(
-        cls, papers: Iterable[Paper], rows: Iterable[Row], directory: Path | None = None
-    ) -> SearchState:
-        """The state of `papers` and their chunk `rows`, saved to `directory` (atomically)
-        or kept in memory. Papers are in ingest order (first source); chunks follow their
-        paper, so the state is the same whether built during ingest or read from the store."""
-        ordered = sorted(papers, key=_first_source_key)
-        order = {p.paper_id: i for i, p in enumerate(ordered)}
-        by_id = {p.paper_id: p for p in ordered}
-        chunk_rows = sorted(rows, key=lambda r: (order.get(r[0], len(order)), r[1], r[2]))
-        lexical = LexicalIndex.build([lexical_text(by_id.get(r[0]), r[3]) for r in chunk_rows])
-        tmp: Path | None = None
-        if directory is None:
-            conn = sqlite3.connect(":memory:", check_same_thread=False)
-        else:
-            tmp = directory.with_name(f"{directory.name}.{os.getpid()}.tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            conn = sqlite3.connect(tmp / DB_NAME, check_same_thread=False)
-        with conn:
-            conn.executescript(SCHEMA)
-            conn.executemany(
-                "INSERT INTO papers VALUES (?, ?, ?, ?, ?)",
-                (
-                    (i, p.paper_id, p.year, "\n".join(a.lower() for a in p.authors),
-                     p.model_dump_json())
-                    for i, p in enumerate(ordered)
-                ),
-            )  # fmt: skip
-            conn.executemany(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
-                ((i, r[2], r[0], r[1], r[4], r[3]) for i, r in enumerate(chunk_rows)),
-            )
-            conn.execute(
-                "INSERT INTO meta VALUES ('lexical_terms', ?)", (str(int(lexical.has_terms)),)
-            )
-        if directory is None or tmp is None:
-            return cls(conn, lexical)
-        conn.close()
-        lexical.save(tmp / "bm25")
-        shutil.rmtree(directory, ignore_errors=True)
+    def open(cls, base: Path, revision: str) -> SearchState | None:
+        """The state of `revision` saved under `base`, or None when missing or unreadable."""
         try:
-            tmp.rename(directory)
-        except OSError:  # another process saved the same revision first: same content
-            shutil.rmtree(tmp, ignore_errors=True)
-        opened = cls.open(directory)
-        if opened is None:
-            raise OSError(f"cannot reopen the search state just written to {directory}")
-        return opened
-
-    @classmethod
-    def open(cls, directory: Path) -> SearchState | None:
-        """The state saved in `directory`, or None when it is missing or unreadable."""
-        db = directory / DB_NAME
-        if not db.is_file():
+            spec = json.loads(revision_file(base, revision).read_text())
+            entries = spec["segments"]
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        try:
-            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
-            row = conn.execute("SELECT value FROM meta WHERE key = 'lexical_terms'").fetchone()
-            n_chunks = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-            has_terms = bool(row) and row[0] == "1"
-            if has_terms and not (directory / "bm25").is_dir():
-                conn.close()
+        segments: list[Segment] = []
+        for entry in entries:
+            seg = Segment.open(segments_dir(base) / entry["name"])
+            if seg is None:
+                for s in segments:
+                    s.close()
                 return None
-            lexical = LexicalIndex.load(directory / "bm25", int(n_chunks) if has_terms else 0)
-            if not has_terms:
-                lexical = LexicalIndex(None, int(n_chunks))
-            return cls(conn, lexical)
-        except (OSError, ValueError, KeyError, sqlite3.Error):
+            segments.append(seg)
+        try:
+            digest = int(spec.get("digest") or revision, 16)
+        except ValueError:
             return None
+        return cls(
+            segments,
+            [e.get("dead_chunks", []) for e in entries],
+            [e.get("dead_papers", []) for e in entries],
+            digest=digest,
+        )
 
-    # ----- queries -----
+    @classmethod
+    def empty(cls) -> SearchState:
+        return cls([])
 
-    def _scalar(self, sql: str) -> int:
-        with self._lock:
-            return int(self._conn.execute(sql).fetchone()[0])
+    def spec(self) -> dict[str, Any]:
+        """The revision file's content for this state."""
+        return {
+            "digest": revision_hex(self.digest),
+            "segments": [
+                {
+                    "name": seg.name,
+                    "dead_chunks": np.flatnonzero(dead).tolist(),
+                    "dead_papers": sorted(dp),
+                }
+                for seg, dead, dp in zip(self.segments, self.dead, self.dead_papers, strict=True)
+            ],
+        }
+
+    def locate(self, position: int) -> tuple[int, int]:
+        """(segment index, local position) of a global chunk position."""
+        i = int(np.searchsorted(self.offsets, position, side="right")) - 1
+        return i, position - self.offsets[i]
+
+    # ----- papers -----
+
+    def _live_papers(self, rows: Iterable[Any], i: int) -> Iterator[Any]:
+        dead = self.dead_papers[i]
+        return (r for r in rows if r[0] not in dead)
 
     def papers(self) -> list[Paper]:
-        """Every paper, in ingest order."""
-        with self._lock:
-            rows = self._conn.execute("SELECT json FROM papers ORDER BY pos").fetchall()
-        return [Paper.model_validate_json(r[0]) for r in rows]
+        """Every live paper, in ingest order (first source file and line)."""
+        streams = []
+        for i, seg in enumerate(self.segments):
+            rows = seg.query("SELECT pos, okey, oline, json FROM papers ORDER BY okey, oline, pos")
+            streams.append([(r[1], r[2], i, r[0], r[3]) for r in self._live_papers(rows, i)])
+        return [Paper.model_validate_json(r[4]) for r in heapq.merge(*streams)]
 
-    def papers_by_id(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
-        """The papers with these ids (those that exist)."""
-        found: dict[str, Paper] = {}
-        with self._lock:
-            for part in _chunked(list(dict.fromkeys(paper_ids))):
-                marks = ",".join("?" * len(part))
-                for pid, blob in self._conn.execute(
-                    f"SELECT paper_id, json FROM papers WHERE paper_id IN ({marks})", part
-                ):
-                    found[pid] = Paper.model_validate_json(blob)
+    def paper_rows(self, paper_ids: Sequence[str], columns: str) -> dict[str, tuple[Any, ...]]:
+        """Live papers by id: (segment index, pos, *columns)."""
+        found: dict[str, tuple[Any, ...]] = {}
+        wanted = list(dict.fromkeys(paper_ids))
+        for i, seg in enumerate(self.segments):
+            sql = f"SELECT pos, paper_id, {columns} FROM papers WHERE paper_id IN ({{}})"
+            for row in self._live_papers(seg.query_in(sql, wanted), i):
+                found[row[1]] = (i, row[0], *row[2:])
         return found
 
-    def positions(self, chunk_ids: Sequence[str]) -> dict[str, int]:
-        """Positions of these chunk ids (those that exist)."""
-        out: dict[str, int] = {}
-        with self._lock:
-            for part in _chunked(list(chunk_ids)):
-                marks = ",".join("?" * len(part))
-                out.update(
-                    self._conn.execute(
-                        f"SELECT chunk_id, pos FROM chunks WHERE chunk_id IN ({marks})", part
-                    ).fetchall()
-                )
-        return out
+    def papers_by_id(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+        """The live papers with these ids (those that exist)."""
+        rows = self.paper_rows(paper_ids, "json")
+        return {pid: Paper.model_validate_json(r[2]) for pid, r in rows.items()}
+
+    # ----- chunks -----
 
     def chunks_at(self, positions: Sequence[int]) -> dict[int, tuple[str, str]]:
-        """(paper id, text) of the chunks at these positions."""
+        """(paper id, text) of the chunks at these global positions."""
+        by_segment: dict[int, list[int]] = {}
+        for pos in positions:
+            i, local = self.locate(int(pos))
+            by_segment.setdefault(i, []).append(local)
         out: dict[int, tuple[str, str]] = {}
-        with self._lock:
-            for part in _chunked(list(positions)):
-                marks = ",".join("?" * len(part))
-                for pos, pid, text in self._conn.execute(
-                    f"SELECT pos, paper_id, text FROM chunks WHERE pos IN ({marks})", part
-                ):
-                    out[int(pos)] = (pid, text)
+        for i, locals_ in by_segment.items():
+            sql = "SELECT pos, paper_id, text FROM chunks WHERE pos IN ({})"
+            for pos, pid, text in self.segments[i].query_in(sql, locals_):
+                out[self.offsets[i] + int(pos)] = (pid, text)
         return out
+
+    def chunks_of(self, paper_ids: Sequence[str], text: bool = False) -> list[OldChunk]:
+        """Live chunks of these papers (an indexed lookup by paper id), in chunk order."""
+        out: list[OldChunk] = []
+        cols = "pos, chunk_id, hash, paper_id, chunk_index" + (", text" if text else ", ''")
+        for i, seg in enumerate(self.segments):
+            sql = f"SELECT {cols} FROM chunks WHERE paper_id IN ({{}})"
+            dead = self.dead[i]
+            for pos, cid, h, pid, index, body in seg.query_in(sql, list(paper_ids)):
+                if not dead[pos]:
+                    out.append(OldChunk(i, int(pos), cid, h, pid, int(index), body))
+        out.sort(key=lambda c: (c.paper_id, c.chunk_index))
+        return out
+
+    def listing(self) -> dict[str, tuple[str, str]]:
+        """Every live chunk id with its (content hash, paper id)."""
+        out: dict[str, tuple[str, str]] = {}
+        for i, seg in enumerate(self.segments):
+            dead = self.dead[i]
+            for pos, cid, h, pid in seg.query("SELECT pos, chunk_id, hash, paper_id FROM chunks"):
+                if not dead[pos]:
+                    out[cid] = (h, pid)
+        return out
+
+    def live_paper_ids(self) -> Iterator[tuple[int, int, str]]:
+        """(segment index, pos, paper id) of every live paper."""
+        for i, seg in enumerate(self.segments):
+            yield from ((i, r[0], r[1]) for r in self._live_papers(
+                seg.query("SELECT pos, paper_id FROM papers"), i))  # fmt: skip
+
+    # ----- filters -----
 
     def allowed(
         self, year_from: int | None, year_to: int | None, author: str | None
     ) -> tuple[set[str], np.ndarray] | None:
-        """Paper ids passing the filters and the matching chunk mask; None without filters."""
+        """Live paper ids passing the filters and the matching chunk mask; None without."""
         if year_from is None and year_to is None and not author:
             return None
         clauses: list[str] = []
@@ -209,46 +261,86 @@ class SearchState:
             clauses.append("instr(p.authors, ?) > 0")
             args.append(author.lower().strip())
         where = " AND ".join(clauses) or "1"
-        mask = np.zeros(self.n_chunks, dtype=bool)
-        with self._lock:
-            ids = {
-                r[0]
-                for r in self._conn.execute(f"SELECT paper_id FROM papers p WHERE {where}", args)
-            }
-            for (pos,) in self._conn.execute(
-                "SELECT c.pos FROM chunks c JOIN papers p ON p.paper_id = c.paper_id "
-                f"WHERE {where}",
-                args,
-            ):
-                mask[pos] = True
+        mask = np.zeros(self.size, dtype=bool)
+        ids: set[str] = set()
+        for i, seg in enumerate(self.segments):
+            rows = seg.query(f"SELECT p.pos, p.paper_id FROM papers p WHERE {where}", args)
+            ids.update(r[1] for r in self._live_papers(rows, i))
+            sql = (
+                f"SELECT c.pos FROM chunks c JOIN papers p ON p.paper_id = c.paper_id WHERE {where}"
+            )
+            local = np.fromiter((r[0] for r in seg.query(sql, args)), dtype=np.int64)
+            local = local[~self.dead[i][local]]
+            mask[self.offsets[i] + local] = True
         return ids, mask
 
-    def listing(self) -> dict[str, tuple[str, str]]:
-        """Every chunk id with its (content hash, paper id): what the store holds."""
-        with self._lock:
-            rows = self._conn.execute("SELECT chunk_id, hash, paper_id FROM chunks").fetchall()
-        return {cid: (h, pid) for cid, h, pid in rows}
+    # ----- lexical -----
 
-    def chunk_ids(self) -> list[str]:
-        """Every chunk id, in position order."""
+    def _mean_length(self) -> float:
         with self._lock:
-            return [r[0] for r in self._conn.execute("SELECT chunk_id FROM chunks ORDER BY pos")]
+            if self._avgdl is None:
+                total = sum(
+                    float(np.asarray(seg.array("doclen"))[~dead].sum())
+                    for seg, dead in zip(self.segments, self.dead, strict=True)
+                )
+                self._avgdl = total / max(self.n_chunks, 1)
+            return self._avgdl
+
+    def lexical_scores(self, query: str) -> np.ndarray:
+        """BM25 score of every global position for `query` (zero for dead chunks)."""
+        total = np.zeros(self.size, dtype=np.float32)
+        counts = Counter(tokenize([query])[0]) if self.n_chunks else Counter()
+        if not counts:
+            return total
+        df: Counter[str] = Counter()
+        hits: list[tuple[int, str, np.ndarray, np.ndarray]] = []
+        for i, seg in enumerate(self.segments):
+            ids = seg.term_ids(counts)
+            if not ids:
+                continue
+            indptr, docs, tfs = (seg.array(n) for n in ("post_indptr", "post_docs", "post_tfs"))
+            for term, tid in ids.items():
+                start, end = int(indptr[tid]), int(indptr[tid + 1])
+                d = np.asarray(docs[start:end], dtype=np.int64)
+                live = ~self.dead[i][d]
+                df[term] += int(live.sum())
+                hits.append((i, term, d[live], np.asarray(tfs[start:end])[live]))
+        if not hits:
+            return total
+        avgdl = self._mean_length()
+        weights = {t: counts[t] * float(np.float32(idf(df[t], self.n_chunks))) for t in df}
+        for i, term, d, tf in hits:
+            lengths = np.asarray(self.segments[i].array("doclen")[d])
+            total[self.offsets[i] + d] += (weights[term] * term_scores(tf, lengths, avgdl)).astype(
+                np.float32
+            )
+        return total
+
+    # ----- dense -----
+
+    def dense(self, vector: np.ndarray, n: int, mask: np.ndarray | None) -> list[int]:
+        """Global positions of the `n` live chunks nearest to `vector`, within `mask`."""
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        norm = float(np.linalg.norm(query))
+        query = query / norm if norm > 0 else query
+        scores: list[np.ndarray] = []
+        positions: list[np.ndarray] = []
+        for i, seg in enumerate(self.segments):
+            excluded = self.dead[i]
+            if mask is not None:
+                excluded = excluded | ~mask[self.offsets[i] : self.offsets[i] + seg.n_chunks]
+            if excluded.all():
+                continue
+            s, p = seg.dense(query, n, excluded if excluded.any() else None)
+            scores.append(s)
+            positions.append(p + self.offsets[i])
+        if not scores:
+            return []
+        all_scores = np.concatenate(scores)
+        all_positions = np.concatenate(positions)
+        return [int(all_positions[j]) for j in top_n(all_scores, n)]
 
     def close(self) -> None:
-        """Release the database (the object must not be used afterwards)."""
-        with self._lock:
-            self._conn.close()
-
-
-def rows_from_store(chunks: Iterable[tuple[str, str, dict]]) -> tuple[list[Paper], list[Row]]:
-    """Papers and chunk rows from the store's (id, document, metadata) triples."""
-    papers: list[Paper] = []
-    rows: list[Row] = []
-    for cid, doc, meta in chunks:
-        if "paper" in meta:
-            papers.append(Paper.model_validate_json(str(meta["paper"])))
-        rows.append(
-            (str(meta.get("paper_id", "")), int(meta.get("chunk_index", 0)), cid, doc,
-             str(meta.get("hash", "")))
-        )  # fmt: skip
-    return papers, rows
+        """Release the segments (the object must not be used afterwards)."""
+        for seg in self.segments:
+            seg.close()

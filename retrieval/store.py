@@ -8,8 +8,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
+
+import numpy as np
 
 from retrieval.config import RetrievalConfig
 from retrieval.embeddings import embedding_function, embedding_model_id
@@ -236,7 +238,11 @@ class ChunkStore:
         return str(value) if value else None
 
     def set_revision(
-        self, revision: str, chunks: int | None = None, papers: int | None = None
+        self,
+        revision: str,
+        chunks: int | None = None,
+        papers: int | None = None,
+        seq: int | None = None,
     ) -> None:
         """Record the content revision and counts (collection metadata)."""
         with self.errors():
@@ -247,22 +253,35 @@ class ChunkStore:
                 meta["chunks"] = chunks
             if papers is not None:
                 meta["papers"] = papers
+            if seq is not None:  # the write sequence number chunks carry (shared server)
+                meta["seq"] = seq
             self.collection.modify(metadata=meta)
 
     def iter_chunks(self, include_documents: bool = True) -> Iterator[tuple[str, str, dict]]:
         """All chunks as (id, document, metadata), page by page."""
+        for cid, doc, meta, _ in self.iter_full(include_documents, vectors=False):
+            yield cid, doc, meta
+
+    def iter_full(
+        self, include_documents: bool = True, *, vectors: bool = True, where: Any = None
+    ) -> Iterator[tuple[str, str, dict, Any]]:
+        """Chunks as (id, document, metadata, vector or None), page by page."""
         include: list[Any] = ["metadatas", "documents"] if include_documents else ["metadatas"]
+        if vectors:
+            include.append("embeddings")
         offset = 0
         while True:
             with self.errors():
-                page = self.collection.get(limit=PAGE, offset=offset, include=include)
+                page = self.collection.get(limit=PAGE, offset=offset, include=include, where=where)
             ids = page["ids"]
             if not ids:
                 return
             docs = page.get("documents") or [""] * len(ids)
             metas = page.get("metadatas") or [{}] * len(ids)
-            for cid, doc, meta in zip(ids, docs, metas, strict=True):
-                yield cid, doc or "", dict(meta or {})
+            vecs = page.get("embeddings")
+            for j, (cid, doc, meta) in enumerate(zip(ids, docs, metas, strict=True)):
+                vec = vecs[j] if vecs is not None and len(vecs) > j else None
+                yield cid, doc or "", dict(meta or {}), vec
             offset += len(ids)
 
     def upsert(
@@ -276,16 +295,66 @@ class ChunkStore:
         for start in range(0, len(ids), BATCH):
             end = start + BATCH
             docs = list(documents[start:end])
-            vectors = self.embed_documents(docs)
+            self.write(ids[start:end], docs, self.embed_documents(docs), metadatas[start:end])
+            if progress:
+                progress(len(docs))
+
+    def write(
+        self,
+        ids: Sequence[str],
+        documents: Sequence[str],
+        vectors: Sequence[Any],
+        metadatas: Sequence[dict[str, Any]],
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Write chunks with their vectors, in batches (reporting each batch's size)."""
+        for start in range(0, len(ids), BATCH):
+            end = start + BATCH
+            batch = [np.asarray(v, dtype=np.float32) for v in vectors[start:end]]
             with self.errors():
                 self.collection.upsert(
                     ids=list(ids[start:end]),
-                    documents=docs,
-                    embeddings=vectors,
+                    documents=list(documents[start:end]),
+                    embeddings=cast(Any, batch),
                     metadatas=list(metadatas[start:end]),
                 )
             if progress:
-                progress(len(docs))
+                progress(min(end, len(ids)) - start)
+
+    def existing(self, ids: Sequence[str]) -> dict[str, tuple[str, Any]]:
+        """The chunks among `ids` the store holds: id -> (content hash, vector)."""
+        out: dict[str, tuple[str, Any]] = {}
+        for start in range(0, len(ids), PAGE):
+            with self.errors():
+                got = self.collection.get(
+                    ids=list(ids[start : start + PAGE]), include=["metadatas", "embeddings"]
+                )
+            metas = got.get("metadatas") or [{}] * len(got["ids"])
+            vectors = got.get("embeddings")
+            for j, cid in enumerate(got["ids"]):
+                vector = vectors[j] if vectors is not None and len(vectors) > j else None
+                out[cid] = (str((metas[j] or {}).get("hash", "")), vector)
+        return out
+
+    def all_ids(self) -> list[str]:
+        """Every chunk id (ids only: no documents, metadata or vectors)."""
+        ids: list[str] = []
+        offset = 0
+        while True:
+            with self.errors():
+                page = self.collection.get(limit=PAGE * 5, offset=offset, include=[])
+            if not page["ids"]:
+                return ids
+            ids.extend(page["ids"])
+            offset += len(page["ids"])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The query vector; the bundled MiniLM runs without importing chromadb."""
+        if self.config.embedding == "minilm" and self._ef is None:
+            from retrieval.minilm import get_embedder
+
+            return np.asarray(get_embedder().embed([text])[0], dtype=np.float32)
+        return np.asarray(self.ef([text])[0], dtype=np.float32)
 
     def embed_documents(self, docs: list[str]) -> list[Any]:
         """Vectors for `docs`: shipped seed vectors where they match exactly, else the model."""

@@ -104,3 +104,42 @@ def test_unreachable_server_gives_a_clear_error(tmp_path: Path) -> None:
     result = _ra(["search", "anything"], env)
     assert result.returncode != 0
     assert "Chroma server" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_second_client_syncs_only_what_changed(chroma_server: str, tmp_path: Path) -> None:
+    """Client B caches the collection once; after client A adds papers, B fetches only the
+    chunks written since (by write sequence number) and drops removed ones."""
+    from assistant.config import load_settings
+    from retrieval.index import PaperIndex
+    from retrieval.models import Paper
+
+    def index(home: str) -> PaperIndex:
+        return PaperIndex(load_settings(home=tmp_path / home, chroma_url=chroma_server).retrieval())
+
+    writer = index("a")
+    writer.ingest()
+    seeds = writer.papers()
+    reader = index("b")
+    assert len(reader.papers()) == 51  # first open: the whole collection, cached
+    synced = tmp_path / "b" / "cache" / "papers" / "revisions" / "synced.json"
+    first = json.loads(synced.read_text())
+
+    abstract = "Okapi grazing patterns explain lexical retrieval."
+    extra = Paper(paper_id="okapi-1", title="Okapi grazing", abstract=abstract, year=2025)
+    writer.ingest_papers([*seeds[1:], extra])
+    reader = index("b")  # a new process of client B
+
+    fetched: list[object] = []
+    real = reader.store.iter_full
+
+    def spy(*args: object, **kwargs: object) -> object:
+        fetched.append(kwargs.get("where"))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    reader.store.iter_full = spy  # type: ignore[method-assign]
+    ids = {p.paper_id for p in reader.papers()}
+    assert "okapi-1" in ids and seeds[0].paper_id not in ids and len(ids) == 51
+    assert fetched and all(w is not None for w in fetched)  # never the whole collection
+    second = json.loads(synced.read_text())
+    assert second["seq"] > first["seq"] and second["revision"] == writer.status().revision
+    assert reader.search("okapi grazing", k=1)[0].paper_id == "okapi-1"

@@ -7,12 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
+from retrieval.paper_delta import PaperDelta
 
 import retrieval.ingest
 import retrieval.parsers
 from assistant.config import load_settings
 from retrieval.index import PaperIndex
-from retrieval.paper_delta import PaperDelta
 
 
 def _index(home: Path) -> PaperIndex:
