@@ -18,11 +18,10 @@ from typing import Any
 
 from retrieval.config import RetrievalConfig
 from retrieval.ingest_report import FileReport, IngestReport
-from retrieval.ingest_write import JournalWriter, Progress
+from retrieval.ingest_write import JournalWriter, PaperDelta, Progress, write_papers
 from retrieval.integrity import disagreement, store_facts
 from retrieval.manifest import Journal, Manifest, ManifestFile, now_iso
 from retrieval.models import Paper, ParseIssue
-from retrieval.paper_delta import PaperDelta, write_delta
 from retrieval.regroup import dirty_papers, regroup
 from retrieval.resources import seed_files
 from retrieval.search import prune_states
@@ -157,9 +156,9 @@ class Ingestor:
         # The store agrees with a complete manifest (checked above): its revision's saved
         # listing says what the store holds, without scanning the store.
         listed = manifest.revision if manifest and manifest.complete and not reindex else None
-        write_delta(
+        write_papers(
             self.config, self.store, delta, report, journal,
-            everything=src.papers, progress=self.progress, fresh=reindex, listed=listed,
+            progress=self.progress, fresh=reindex, listed=listed,
         )  # fmt: skip
         # Only now may the store say these files are ingested: their papers are written.
         src.commit()
@@ -268,9 +267,9 @@ class Ingestor:
             src.begin()
             src.clear()  # the collection no longer comes from source files
             delta = PaperDelta(upserts=list(papers), removed=(), replace_all=True)
-            write_delta(
+            write_papers(
                 self.config, self.store, delta, report, journal,
-                everything=lambda: papers, progress=self.progress, fresh=False, listed=listed,
+                progress=self.progress, fresh=False, listed=listed,
             )  # fmt: skip
             src.commit()
         finally:

@@ -302,7 +302,6 @@ def write_papers(
     except BaseException:
         run.writer.abort()
         raise
-    report.unchanged = report.papers - report.added - report.updated
     report.chunks_written = run.written
     report.chunks_deleted = run.deleted
 
@@ -323,6 +322,9 @@ def write_papers(
         from retrieval.state_sync import write_sync
 
         write_sync(cache_base(config), revision, int(run.seq or 0))
+    # A partial delta names only what changed: the counts are those of the new revision.
+    report.papers = state.n_papers
+    report.unchanged = report.papers - report.added - report.updated
     m = journal.manifest
     m.revision, m.papers, m.chunks = revision, state.n_papers, state.n_chunks
     if state is not previous:

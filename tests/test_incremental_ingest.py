@@ -7,12 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
-from retrieval.paper_delta import PaperDelta
 
 import retrieval.ingest
 import retrieval.parsers
 from assistant.config import load_settings
 from retrieval.index import PaperIndex
+from retrieval.ingest_write import PaperDelta
 
 
 def _index(home: Path) -> PaperIndex:
@@ -33,7 +33,7 @@ def test_unchanged_files_are_not_read_and_the_delta_holds_what_changed(
     _index(home).ingest([a, b])
 
     deltas: list[tuple[list[str], list[str], bool]] = []
-    real_write = retrieval.ingest.write_delta
+    real_write = retrieval.ingest.write_papers
 
     def spy(config, store, delta: PaperDelta, *args, **kwargs):  # type: ignore[no-untyped-def]
         upserts = list(delta.upserts)
@@ -41,7 +41,7 @@ def test_unchanged_files_are_not_read_and_the_delta_holds_what_changed(
         delta.upserts = upserts
         return real_write(config, store, delta, *args, **kwargs)
 
-    monkeypatch.setattr(retrieval.ingest, "write_delta", spy)
+    monkeypatch.setattr(retrieval.ingest, "write_papers", spy)
     parsed: list[str] = []
     real_parse = retrieval.parsers.iter_parse
 
@@ -56,7 +56,7 @@ def test_unchanged_files_are_not_read_and_the_delta_holds_what_changed(
     report = _index(home).ingest([a, b])
     assert report.nothing_changed and not parsed and not deltas
     monkeypatch.undo()
-    monkeypatch.setattr(retrieval.ingest, "write_delta", spy)
+    monkeypatch.setattr(retrieval.ingest, "write_papers", spy)
     monkeypatch.setattr(retrieval.parsers, "iter_parse", counting)
 
     # Touched but not changed: hashed, not parsed.

@@ -90,7 +90,9 @@ def test_a_partial_delta_adds_and_removes_without_listing(tmp_path: Path) -> Non
     write_papers(index.config, index.store, delta, report, journal, fresh=False,
                  listed=manifest.revision)  # fmt: skip
     ingestor._finish(journal)
-    assert (report.added, report.removed, report.unchanged, report.chunks_written) == (1, 1, 1, 1)
+    # Counts are the new revision's: every paper but the added one is unchanged.
+    assert (report.added, report.removed, report.chunks_written) == (1, 1, 1)
+    assert (report.papers, report.unchanged) == (len(before), len(before) - 1)
     reread = _index(tmp_path)
     ids = [p.paper_id for p in reread.papers()]
     assert len(ids) == len(before) and "zebra-7" in ids and before[1].paper_id not in ids
