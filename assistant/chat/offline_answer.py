@@ -20,7 +20,6 @@ from assistant.chat.offline_score import (
     score_sources,
 )
 from assistant.prompts import ABSTAIN_SENTENCE
-from assistant.questions import entities, is_comparison
 from assistant.text import GENERIC, STOPWORDS, stem, terms, words
 
 MAX_PAPERS = 5
@@ -57,22 +56,6 @@ SILENT_COVERAGE = 0.25  # a paper this close to the question is "about it" when 
 RESULT = re.compile(
     r"\b(show|demonstrat|outperform|achiev|improv|find|found|reveal|result|surpass|reduc|"
     r"increas|boost|beat|exceed|gain|accura|score)\w*|\d+(\.\d+)?\s?%|\d+(\.\d+)?x\b",
-    re.IGNORECASE,
-)
-METHOD = re.compile(
-    r"\b(we|this paper|this work|our work|the authors)\s+(\w+\s+){0,2}(present|propose|"
-    r"introduce|develop|release|build|design|stud|investigat|examin|explor|curat|construct|"
-    r"creat|train|formaliz|leverag|cast|conduct)\w*",
-    re.IGNORECASE,
-)
-DATA = re.compile(
-    r"\b(data(set)?s?|corpus|corpora|benchmark|samples|examples|annotat\w*|collect\w*|"
-    r"languages|dialogues|prompts|pairs|trained on|training)\b",
-    re.IGNORECASE,
-)
-# A sentence that reports a measured result: a percentage, a ratio, a score with a number.
-_MEASURED = re.compile(
-    r"\d+(\.\d+)?\s?(%|percent|x\b|×|points?\b|pp\b)|\b(F1|accuracy|AUC|BLEU|ROUGE)\b[^.]*\d",
     re.IGNORECASE,
 )
 # A leading clause that points back at text the reader has not seen ("To address these
@@ -140,7 +123,7 @@ def cite(sentence: str, number: int) -> str:
     return f"{sentence} [{number}]."
 
 
-def _name(source: ParsedSource) -> str:
+def short_name(source: ParsedSource) -> str:
     """The short title without closing punctuation, to be followed by a marker."""
     return source.short_title.rstrip("?!.")
 
@@ -265,10 +248,6 @@ def answer(
 ) -> str:
     """The evidence answer to `question` from `sources` (`weights`: the question's terms'
     IDF over the whole collection, see `ModelRequest.term_weights`)."""
-    if is_comparison(question):
-        compared = compare(sources, question)
-        if compared:
-            return compared
     relevance = score_sources(sources, question, weights)
     if not relevance.supported():
         return not_reported(relevance, question)
@@ -295,7 +274,7 @@ def not_reported(relevance: Relevance, question: str) -> str:
         return ABSTAIN_SENTENCE
     seen = set().union(*(item.source.all_terms for item in about))
     missing = _missing_phrases(question, seen)
-    names = [f"{_name(item.source)} [{item.source.number}]" for item in about]
+    names = [f"{short_name(item.source)} [{item.source.number}]" for item in about]
     joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     what = " or ".join(missing) if missing else "an answer to this question"
     if relevance.unseen_entities:  # the name itself is what no checked paper has
@@ -317,78 +296,3 @@ def _missing_phrases(question: str, seen: set[str]) -> list[str]:
         runs[-1].append((word, not any(p in seen for p in parts)))
     phrases = [" ".join(w for w, _ in run) for run in runs if any(m for _, m in run)]
     return phrases[:3]
-
-
-# ----------------------------------------------------------------- comparisons
-
-
-def _named_sources(sources: list[ParsedSource], question: str) -> list[ParsedSource]:
-    """The sources the question names, in the order it names them."""
-    found: list[ParsedSource] = []
-    for name in entities(question):
-        name_terms = set(terms(name.replace("-", "")))
-        if not name_terms:
-            continue
-        match = next(
-            (s for s in sources if name_terms <= set(terms(s.short_title.replace("-", "")))),
-            None,
-        ) or next((s for s in sources if name_terms <= set(terms(s.title.replace("-", "")))), None)
-        if match is not None and match not in found:
-            found.append(match)
-    return found
-
-
-def _side(source: ParsedSource, focus: set[str]) -> list[int]:
-    """What the paper is, its data and its numbers (and the sentence on the asked aspect)."""
-    sents = source.sentences
-    picks: list[int] = []
-
-    def first(pattern: re.Pattern[str]) -> int | None:
-        return next(
-            (i for i in range(len(sents)) if i not in picks and pattern.search(sents[i])), None
-        )
-
-    name = re.compile(re.escape(source.short_title.split()[0]), re.IGNORECASE)
-    counted_data = re.compile(rf"(?=.*\d)(?=.*{DATA.pattern})", re.IGNORECASE)
-    counted_result = re.compile(rf"(?=.*\d)(?=.*{RESULT.pattern})", re.IGNORECASE)
-    for pattern in (METHOD, counted_data):  # what it is, its data
-        index = first(pattern)
-        if index is not None:
-            picks.append(index)
-    # its numbers: a measured result (a percentage, a ratio, a score) before any count
-    index = first(_MEASURED)
-    index = first(counted_result) if index is None else index
-    if index is not None:
-        picks.append(index)
-    if focus and len(picks) < MAX_PER_PAPER:  # the aspect the question asks about
-        scored = sorted(
-            ((len(focus & source.sentence_terms[i]), i) for i in range(len(sents))),
-            key=lambda si: (-si[0], si[1]),
-        )
-        if scored and scored[0][0] > 0 and scored[0][1] not in picks:
-            picks.append(scored[0][1])
-    if not picks:
-        index = first(name)
-        if index is not None:
-            picks.append(index)
-    for i in range(len(sents)):
-        if len(picks) >= 2:
-            break
-        if i not in picks:
-            picks.append(i)
-    return picks[:MAX_PER_PAPER]  # what it is, its data, its numbers: in that order
-
-
-def compare(sources: list[ParsedSource], question: str) -> str | None:
-    """The named papers side by side, or None when fewer than two are among the sources."""
-    named = _named_sources(sources, question)
-    if len(named) < 2:
-        return None
-    name_terms = set().union(*(set(terms(s.title)) for s in named))
-    focus = set(terms(question, drop_generic=True)) - name_terms
-    focus -= set(terms("compare comparison differ difference versus contrast unlike similar both"))
-    refs = [f"{_name(s)} [{s.number}]" for s in named]
-    joined = ", ".join(refs[:-1]) + " and " + refs[-1]
-    parts = [f"Comparing {joined} side by side, from their abstracts:"]
-    parts.extend(paragraph(s, _side(s, focus)) for s in named)
-    return "\n\n".join(parts)
