@@ -124,12 +124,14 @@ class NameTable:
     by_intro: dict[str, tuple[str, ...]]
 
     @classmethod
-    def build(cls, papers: Iterable[tuple[str, str, str]]) -> NameTable:
-        """From (paper id, title, abstract) triples."""
+    def build(cls, papers: Iterable[tuple[str, str, str]], *, introduced: bool = True) -> NameTable:
+        """From (paper id, title, abstract) triples (`introduced`: also the names the
+        abstracts introduce, which may be a dataset or model rather than the paper)."""
         by_title: dict[str, list[str]] = {}
         by_intro: dict[str, list[str]] = {}
         for paper_id, title, abstract in papers:
-            pairs = ((by_title, title_names(title)), (by_intro, introduced_names(abstract)))
+            intro = introduced_names(abstract) if introduced else []
+            pairs = ((by_title, title_names(title)), (by_intro, intro))
             for table, names in pairs:
                 for name in names:
                     k = key(name)

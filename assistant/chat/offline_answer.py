@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from assistant.chat.offline_detail import Detail
 from assistant.chat.offline_prompt import CONTRIBUTION, ParsedSource
 from assistant.chat.offline_score import (
     MIN_COVERAGE,
@@ -19,6 +20,7 @@ from assistant.chat.offline_score import (
     Scored,
     score_sources,
 )
+from assistant.names import NameTable
 from assistant.prompts import ABSTAIN_SENTENCE
 from assistant.text import GENERIC, STOPWORDS, stem, terms, words
 
@@ -166,12 +168,12 @@ def _ranked(item: Scored, relevance: Relevance, question: str) -> list[tuple[flo
     identify = bool(_IDENTIFY.search(question))
     own = set(terms(source.title))
     names = [n for n in relevance.named if not n <= own]
-    quantity = relevance.asked if _QUANTITY.search(question) else set()
+    amounts = [d for d in relevance.details if d.number]
 
     def gate(score: float, i: int) -> float:
         if i == 0 and source.meta_first:  # made for a who/when question: it answers it
             return score + IDENTIFY_BONUS
-        if quantity and quantity & source.sentence_terms[i] and _NUMBER.search(sents[i]):
+        if any(d.carried_by(sents[i], source.sentence_terms[i]) for d in amounts):
             score += IDENTIFY_BONUS  # "how many participants": "295 participants"
         if any(n <= source.sentence_terms[i] for n in names):
             score += NAMED_BONUS
@@ -222,6 +224,9 @@ def _relevant(relevance: Relevance, question: str) -> list[tuple[Scored, list[in
         relevance.scored,
         key=lambda s: (-(s.topic + RANK_PRIOR / max(1, s.source.number)), s.source.number),
     )
+    pinned = _pinned(scored, question)
+    if pinned:  # "How many parameters does the model from X have?": X answers, no other
+        scored = [item for item in scored if item.source.number in pinned]
     best = max(item.topic for item in scored)
     share = RELATIVE_TOPIC_LIST if _ASKS_FOR_PAPERS.search(question) else RELATIVE_TOPIC
     best_sentence = max((s for item in scored for s, _ in item.ranked), default=0.0)
@@ -234,13 +239,48 @@ def _relevant(relevance: Relevance, question: str) -> list[tuple[Scored, list[in
         top = max((s for s, _ in item.ranked), default=0.0)
         if top < max(MIN_SENTENCE, RELATIVE_PAPER * best_sentence):
             continue
-        picks = _picks(item, relevance, question, strong=True)
+        picks = _carrying(item, relevance, _picks(item, relevance, question, strong=True))
         if picks:
             chosen.append((item, picks))
     if len(chosen) == 1:  # one paper answers: quote up to three of its good sentences
         item, _ = chosen[0]
-        chosen = [(item, _picks(item, relevance, question, strong=False))]
+        picks = _picks(item, relevance, question, strong=False)
+        chosen = [(item, _carrying(item, relevance, picks))]
     return chosen
+
+
+def _pinned(scored: list[Scored], question: str) -> set[int]:
+    """The numbers of the sources a question about one or more named papers names (by
+    short title or title acronym); empty when it asks which papers or
+    works do something, where a named paper is the topic, not the answer."""
+    if _ASKS_FOR_PAPERS.search(question) or _IDENTIFY.search(question):
+        return set()
+    # titles only: a name an abstract introduces may be its dataset ("WildJailbreak")
+    rows = ((str(i.source.number), i.source.title, "") for i in scored)
+    table = NameTable.build(rows, introduced=False)
+    return {int(n) for n in table.named(question)}
+
+
+def _carrying(item: Scored, relevance: Relevance, picks: list[int]) -> list[int]:
+    """The picks when the question asks no specific detail; else the sentences carrying
+    each detail it asks (the picks that do first), or nothing when one is not reported."""
+    if not relevance.details:
+        return picks
+    source = item.source
+
+    def carries(i: int, detail: Detail) -> bool:
+        return detail.carried_by(source.sentences[i], source.sentence_terms[i])
+
+    ranked = [i for _, i in item.ranked if quotable(source.sentences[i])]
+    out = [i for i in picks if any(carries(i, d) for d in relevance.details)]
+    for detail in relevance.details:
+        if any(carries(i, detail) for i in out):
+            continue
+        found = next((i for i in ranked if carries(i, detail)), None)
+        if found is None:
+            return []  # the paper is about the topic but does not report this
+        out.append(found)
+    return [*out, *(i for i in picks if i not in out)][:MAX_PER_PAPER]
 
 
 def answer(
@@ -277,6 +317,25 @@ def not_reported(relevance: Relevance, question: str) -> str:
     names = [f"{short_name(item.source)} [{item.source.number}]" for item in about]
     joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     what = " or ".join(missing) if missing else "an answer to this question"
+    untold = [
+        d.phrase
+        for d in relevance.details
+        if not any(
+            d.carried_by(sentence, sentence_terms)
+            for item in about
+            for sentence, sentence_terms in zip(
+                item.source.sentences, item.source.sentence_terms, strict=True
+            )
+        )
+    ]
+    # a name inside parentheses glosses the question ("agreement (Cohen's kappa)"): the
+    # thing asked is what is missing, not the name
+    asides = " ".join(re.findall(r"\(([^)]*)\)", question))
+    unseen = [e for e in relevance.unseen_entities if e not in asides]
+    if unseen:  # the name itself is what no checked paper has
+        return f"The abstracts of {joined} do not mention {' or '.join(unseen)}."
+    if untold:  # what was asked for ("the crowdsourcing platform") is in no checked paper
+        return f"The abstracts of {joined} do not report {' or '.join(untold)}."
     if relevance.unseen_entities:  # the name itself is what no checked paper has
         what = " or ".join(relevance.unseen_entities)
         return f"The abstracts of {joined} do not mention {what}."
