@@ -84,7 +84,12 @@ def search_sources(
     """
     hits = index.search(query, k, snippets=False)
     table = table if table is not None else NameTable.build(name_rows(index))
-    named = [p for p in (index.get(i) for i in table.named(query)) if p is not None]
+    wanted = table.named(query)
+    # the hits carry their papers; a named paper the search missed is in the loaded records
+    known = {h.paper_id: h.paper for h in hits if h.paper is not None}
+    if any(i not in known for i in wanted):
+        known.update((p.paper_id, p) for p in index.papers() if p.paper_id not in known)
+    named = [known[i] for i in wanted if i in known]
     ids = {p.paper_id for p in named}
     out = [candidate(p, None, None) for p in named]
     out += [candidate(h.paper, h, h.score) for h in hits if h.paper_id not in ids]
