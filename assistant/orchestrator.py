@@ -35,7 +35,7 @@ from assistant.history import HistoryStore
 from assistant.library import LibraryAPI
 from assistant.messages import Listing
 from assistant.redact import clean_secrets, mask, mask_model
-from assistant.sources import candidate, listing_sources, search_sources
+from assistant.sources import candidate, listing_sources, name_rows, search_sources
 from assistant.support import is_abstention, model_judge, sentence_verdicts
 from assistant.turn import (
     WAITING_FOR_MODEL,
@@ -66,8 +66,10 @@ class Assistant(LibraryAPI, ConversationsAPI):
         self._history = history
         self._lock = threading.RLock()
         from assistant.collection_terms import TermStatsCache  # (kept off the import block)
+        from assistant.names import NameTableCache
 
         self._term_stats = TermStatsCache()
+        self._names = NameTableCache()
 
     # ------------------------------------------------------------ lazy parts
 
@@ -387,7 +389,8 @@ class Assistant(LibraryAPI, ConversationsAPI):
     def _candidates(self, query: str, k: int | None) -> list[SourceGiven]:
         """Search hits as source candidates, papers the question names first."""
         with self._index_errors():
-            return search_sources(self.index, query, max(1, k or self.settings.top_k))
+            table = self._names.get(self.index.change_token(), lambda: name_rows(self.index))
+            return search_sources(self.index, query, max(1, k or self.settings.top_k), table)
 
     def _term_weights(self, question: str) -> dict[str, float]:
         """IDF over the whole collection of the question's terms (cached per revision)."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from assistant import metadata
 from assistant.answer import SourceGiven
 from assistant.messages import Listing
-from assistant.questions import entities
+from assistant.names import NameTable
 from assistant.text import clean_text, sentences
 
 if TYPE_CHECKING:
@@ -67,18 +68,28 @@ def names(paper: Paper, name: str) -> bool:
     return title == name or title.split(":")[0].strip() == name or title.startswith(name + ":")
 
 
-def search_sources(index: PaperIndex, query: str, k: int) -> list[SourceGiven]:
+def name_rows(index: PaperIndex) -> Iterator[tuple[str, str, str]]:
+    """(paper id, title, abstract) of every indexed paper, as clean text, for a `NameTable`."""
+    return ((p.paper_id, clean_text(p.title), clean_text(p.abstract or "")) for p in index.papers())
+
+
+def search_sources(
+    index: PaperIndex, query: str, k: int, table: NameTable | None = None
+) -> list[SourceGiven]:
     """Search hits as source candidates, one per paper, with the paper's full abstract.
 
-    Papers the question names by their short title ("How does PolyGuard differ from
-    WildGuard?") come first, so a comparison always has them.
+    Papers the question names come first, resolved over the whole collection by their
+    short title, title acronym or the name their abstract introduces (`table`; built here
+    when not given), so a comparison always has both sides, whatever the search ranks.
     """
     hits = index.search(query, k, snippets=False)
-    named: list[Paper] = []
-    for name in entities(query):
-        found = [p for p in index.resolve(name) if names(p, name)]
-        if len(found) == 1 and found[0] not in named:
-            named.append(found[0])
+    table = table if table is not None else NameTable.build(name_rows(index))
+    wanted = table.named(query)
+    # the hits carry their papers; a named paper the search missed is in the loaded records
+    known = {h.paper_id: h.paper for h in hits if h.paper is not None}
+    if any(i not in known for i in wanted):
+        known.update((p.paper_id, p) for p in index.papers() if p.paper_id not in known)
+    named = [known[i] for i in wanted if i in known]
     ids = {p.paper_id for p in named}
     out = [candidate(p, None, None) for p in named]
     out += [candidate(h.paper, h, h.score) for h in hits if h.paper_id not in ids]

@@ -224,6 +224,14 @@ _ABSTAINS = re.compile(
     re.IGNORECASE,
 )
 
+# "The abstracts of X [1] and Y [2] do not report the learning rate.", as the whole answer:
+# a title with "!" or "?" inside must not split it into a claim.
+_NOT_REPORTED = re.compile(
+    r"^the abstracts? of\b[^\n]*\bdo(es)? not (report|mention|say|state|give|describe|"
+    r"specify|include)\b[^\n.!?]*[.!?]?$",
+    re.IGNORECASE,
+)
+
 
 def source_text(src: SourceGiven) -> str:
     """What a citation can be checked against: the source's metadata and its text."""
@@ -287,6 +295,8 @@ def is_abstention(answer: str) -> bool:
     "The indexed papers do not cover this." and "The abstracts of X [1] do not report the
     learning rate." both abstain; an answer with any other claim does not.
     """
+    if _NOT_REPORTED.match(answer.strip()):  # one line naming the papers checked
+        return True
     found = False
     for sentence in split_sentences(answer):
         if _ABSTAINS.search(sentence.text):

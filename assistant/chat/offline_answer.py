@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from assistant.chat.offline_detail import Detail
 from assistant.chat.offline_prompt import CONTRIBUTION, ParsedSource
 from assistant.chat.offline_score import (
     MIN_COVERAGE,
@@ -19,8 +20,8 @@ from assistant.chat.offline_score import (
     Scored,
     score_sources,
 )
+from assistant.names import NameTable
 from assistant.prompts import ABSTAIN_SENTENCE
-from assistant.questions import entities, is_comparison
 from assistant.text import GENERIC, STOPWORDS, stem, terms, words
 
 MAX_PAPERS = 5
@@ -57,22 +58,6 @@ SILENT_COVERAGE = 0.25  # a paper this close to the question is "about it" when 
 RESULT = re.compile(
     r"\b(show|demonstrat|outperform|achiev|improv|find|found|reveal|result|surpass|reduc|"
     r"increas|boost|beat|exceed|gain|accura|score)\w*|\d+(\.\d+)?\s?%|\d+(\.\d+)?x\b",
-    re.IGNORECASE,
-)
-METHOD = re.compile(
-    r"\b(we|this paper|this work|our work|the authors)\s+(\w+\s+){0,2}(present|propose|"
-    r"introduce|develop|release|build|design|stud|investigat|examin|explor|curat|construct|"
-    r"creat|train|formaliz|leverag|cast|conduct)\w*",
-    re.IGNORECASE,
-)
-DATA = re.compile(
-    r"\b(data(set)?s?|corpus|corpora|benchmark|samples|examples|annotat\w*|collect\w*|"
-    r"languages|dialogues|prompts|pairs|trained on|training)\b",
-    re.IGNORECASE,
-)
-# A sentence that reports a measured result: a percentage, a ratio, a score with a number.
-_MEASURED = re.compile(
-    r"\d+(\.\d+)?\s?(%|percent|x\b|×|points?\b|pp\b)|\b(F1|accuracy|AUC|BLEU|ROUGE)\b[^.]*\d",
     re.IGNORECASE,
 )
 # A leading clause that points back at text the reader has not seen ("To address these
@@ -140,7 +125,7 @@ def cite(sentence: str, number: int) -> str:
     return f"{sentence} [{number}]."
 
 
-def _name(source: ParsedSource) -> str:
+def short_name(source: ParsedSource) -> str:
     """The short title without closing punctuation, to be followed by a marker."""
     return source.short_title.rstrip("?!.")
 
@@ -183,12 +168,12 @@ def _ranked(item: Scored, relevance: Relevance, question: str) -> list[tuple[flo
     identify = bool(_IDENTIFY.search(question))
     own = set(terms(source.title))
     names = [n for n in relevance.named if not n <= own]
-    quantity = relevance.asked if _QUANTITY.search(question) else set()
+    amounts = [d for d in relevance.details if d.number]
 
     def gate(score: float, i: int) -> float:
         if i == 0 and source.meta_first:  # made for a who/when question: it answers it
             return score + IDENTIFY_BONUS
-        if quantity and quantity & source.sentence_terms[i] and _NUMBER.search(sents[i]):
+        if any(d.carried_by(sents[i], source.sentence_terms[i]) for d in amounts):
             score += IDENTIFY_BONUS  # "how many participants": "295 participants"
         if any(n <= source.sentence_terms[i] for n in names):
             score += NAMED_BONUS
@@ -239,6 +224,9 @@ def _relevant(relevance: Relevance, question: str) -> list[tuple[Scored, list[in
         relevance.scored,
         key=lambda s: (-(s.topic + RANK_PRIOR / max(1, s.source.number)), s.source.number),
     )
+    pinned = _pinned(scored, question)
+    if pinned:  # "How many parameters does the model from X have?": X answers, no other
+        scored = [item for item in scored if item.source.number in pinned]
     best = max(item.topic for item in scored)
     share = RELATIVE_TOPIC_LIST if _ASKS_FOR_PAPERS.search(question) else RELATIVE_TOPIC
     best_sentence = max((s for item in scored for s, _ in item.ranked), default=0.0)
@@ -251,13 +239,48 @@ def _relevant(relevance: Relevance, question: str) -> list[tuple[Scored, list[in
         top = max((s for s, _ in item.ranked), default=0.0)
         if top < max(MIN_SENTENCE, RELATIVE_PAPER * best_sentence):
             continue
-        picks = _picks(item, relevance, question, strong=True)
+        picks = _carrying(item, relevance, _picks(item, relevance, question, strong=True))
         if picks:
             chosen.append((item, picks))
     if len(chosen) == 1:  # one paper answers: quote up to three of its good sentences
         item, _ = chosen[0]
-        chosen = [(item, _picks(item, relevance, question, strong=False))]
+        picks = _picks(item, relevance, question, strong=False)
+        chosen = [(item, _carrying(item, relevance, picks))]
     return chosen
+
+
+def _pinned(scored: list[Scored], question: str) -> set[int]:
+    """The numbers of the sources a question about one or more named papers names (by
+    short title or title acronym); empty when it asks which papers or
+    works do something, where a named paper is the topic, not the answer."""
+    if _ASKS_FOR_PAPERS.search(question) or _IDENTIFY.search(question):
+        return set()
+    # titles only: a name an abstract introduces may be its dataset ("WildJailbreak")
+    rows = ((str(i.source.number), i.source.title, "") for i in scored)
+    table = NameTable.build(rows, introduced=False)
+    return {int(n) for n in table.named(question)}
+
+
+def _carrying(item: Scored, relevance: Relevance, picks: list[int]) -> list[int]:
+    """The picks when the question asks no specific detail; else the sentences carrying
+    each detail it asks (the picks that do first), or nothing when one is not reported."""
+    if not relevance.details:
+        return picks
+    source = item.source
+
+    def carries(i: int, detail: Detail) -> bool:
+        return detail.carried_by(source.sentences[i], source.sentence_terms[i])
+
+    ranked = [i for _, i in item.ranked if quotable(source.sentences[i])]
+    out = [i for i in picks if any(carries(i, d) for d in relevance.details)]
+    for detail in relevance.details:
+        if any(carries(i, detail) for i in out):
+            continue
+        found = next((i for i in ranked if carries(i, detail)), None)
+        if found is None:
+            return []  # the paper is about the topic but does not report this
+        out.append(found)
+    return [*out, *(i for i in picks if i not in out)][:MAX_PER_PAPER]
 
 
 def answer(
@@ -265,10 +288,6 @@ def answer(
 ) -> str:
     """The evidence answer to `question` from `sources` (`weights`: the question's terms'
     IDF over the whole collection, see `ModelRequest.term_weights`)."""
-    if is_comparison(question):
-        compared = compare(sources, question)
-        if compared:
-            return compared
     relevance = score_sources(sources, question, weights)
     if not relevance.supported():
         return not_reported(relevance, question)
@@ -295,9 +314,28 @@ def not_reported(relevance: Relevance, question: str) -> str:
         return ABSTAIN_SENTENCE
     seen = set().union(*(item.source.all_terms for item in about))
     missing = _missing_phrases(question, seen)
-    names = [f"{_name(item.source)} [{item.source.number}]" for item in about]
+    names = [f"{short_name(item.source)} [{item.source.number}]" for item in about]
     joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     what = " or ".join(missing) if missing else "an answer to this question"
+    untold = [
+        d.phrase
+        for d in relevance.details
+        if not any(
+            d.carried_by(sentence, sentence_terms)
+            for item in about
+            for sentence, sentence_terms in zip(
+                item.source.sentences, item.source.sentence_terms, strict=True
+            )
+        )
+    ]
+    # a name inside parentheses glosses the question ("agreement (Cohen's kappa)"): the
+    # thing asked is what is missing, not the name
+    asides = " ".join(re.findall(r"\(([^)]*)\)", question))
+    unseen = [e for e in relevance.unseen_entities if e not in asides]
+    if unseen:  # the name itself is what no checked paper has
+        return f"The abstracts of {joined} do not mention {' or '.join(unseen)}."
+    if untold:  # what was asked for ("the crowdsourcing platform") is in no checked paper
+        return f"The abstracts of {joined} do not report {' or '.join(untold)}."
     if relevance.unseen_entities:  # the name itself is what no checked paper has
         what = " or ".join(relevance.unseen_entities)
         return f"The abstracts of {joined} do not mention {what}."
@@ -317,78 +355,3 @@ def _missing_phrases(question: str, seen: set[str]) -> list[str]:
         runs[-1].append((word, not any(p in seen for p in parts)))
     phrases = [" ".join(w for w, _ in run) for run in runs if any(m for _, m in run)]
     return phrases[:3]
-
-
-# ----------------------------------------------------------------- comparisons
-
-
-def _named_sources(sources: list[ParsedSource], question: str) -> list[ParsedSource]:
-    """The sources the question names, in the order it names them."""
-    found: list[ParsedSource] = []
-    for name in entities(question):
-        name_terms = set(terms(name.replace("-", "")))
-        if not name_terms:
-            continue
-        match = next(
-            (s for s in sources if name_terms <= set(terms(s.short_title.replace("-", "")))),
-            None,
-        ) or next((s for s in sources if name_terms <= set(terms(s.title.replace("-", "")))), None)
-        if match is not None and match not in found:
-            found.append(match)
-    return found
-
-
-def _side(source: ParsedSource, focus: set[str]) -> list[int]:
-    """What the paper is, its data and its numbers (and the sentence on the asked aspect)."""
-    sents = source.sentences
-    picks: list[int] = []
-
-    def first(pattern: re.Pattern[str]) -> int | None:
-        return next(
-            (i for i in range(len(sents)) if i not in picks and pattern.search(sents[i])), None
-        )
-
-    name = re.compile(re.escape(source.short_title.split()[0]), re.IGNORECASE)
-    counted_data = re.compile(rf"(?=.*\d)(?=.*{DATA.pattern})", re.IGNORECASE)
-    counted_result = re.compile(rf"(?=.*\d)(?=.*{RESULT.pattern})", re.IGNORECASE)
-    for pattern in (METHOD, counted_data):  # what it is, its data
-        index = first(pattern)
-        if index is not None:
-            picks.append(index)
-    # its numbers: a measured result (a percentage, a ratio, a score) before any count
-    index = first(_MEASURED)
-    index = first(counted_result) if index is None else index
-    if index is not None:
-        picks.append(index)
-    if focus and len(picks) < MAX_PER_PAPER:  # the aspect the question asks about
-        scored = sorted(
-            ((len(focus & source.sentence_terms[i]), i) for i in range(len(sents))),
-            key=lambda si: (-si[0], si[1]),
-        )
-        if scored and scored[0][0] > 0 and scored[0][1] not in picks:
-            picks.append(scored[0][1])
-    if not picks:
-        index = first(name)
-        if index is not None:
-            picks.append(index)
-    for i in range(len(sents)):
-        if len(picks) >= 2:
-            break
-        if i not in picks:
-            picks.append(i)
-    return picks[:MAX_PER_PAPER]  # what it is, its data, its numbers: in that order
-
-
-def compare(sources: list[ParsedSource], question: str) -> str | None:
-    """The named papers side by side, or None when fewer than two are among the sources."""
-    named = _named_sources(sources, question)
-    if len(named) < 2:
-        return None
-    name_terms = set().union(*(set(terms(s.title)) for s in named))
-    focus = set(terms(question, drop_generic=True)) - name_terms
-    focus -= set(terms("compare comparison differ difference versus contrast unlike similar both"))
-    refs = [f"{_name(s)} [{s.number}]" for s in named]
-    joined = ", ".join(refs[:-1]) + " and " + refs[-1]
-    parts = [f"Comparing {joined} side by side, from their abstracts:"]
-    parts.extend(paragraph(s, _side(s, focus)) for s in named)
-    return "\n\n".join(parts)

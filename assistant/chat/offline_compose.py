@@ -11,12 +11,14 @@ import re
 
 from assistant.chat.offline_answer import RESULT, cite, lead, paragraph, third_person
 from assistant.chat.offline_answer import answer as evidence_answer
+from assistant.chat.offline_compare import compare
 from assistant.chat.offline_condense import condense
 from assistant.chat.offline_listing import listing_answer
 from assistant.chat.offline_prompt import ParsedSource, read_source
 from assistant.chat.offline_score import MIN_COVERAGE, MIN_SENTENCE, score_sources
 from assistant.messages import ModelRequest
 from assistant.prompts import ABSTAIN_SENTENCE
+from assistant.questions import is_comparison
 from assistant.text import terms
 
 JUDGE_SUPPORT = 0.6  # share of a sentence's content terms a source must have (judge task)
@@ -47,6 +49,10 @@ def compose(request: ModelRequest) -> str:
         return topic_overview(sources, request.question)
     if request.listing is not None:
         return listing_answer(sources, request.listing)
+    if is_comparison(request.question):
+        compared = compare(sources, request.question)
+        if compared:
+            return compared
     return evidence_answer(sources, request.question, request.term_weights)
 
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from assistant.chat.offline_detail import Detail, details
 from assistant.chat.offline_prompt import ParsedSource
 from assistant.chat.offline_topic import disjuncts, question_phrases, topic_score
 from assistant.questions import entities
@@ -95,6 +96,7 @@ class Relevance:
     groups: list[set[str]] = field(default_factory=list)  # the terms of each question word
     asked: set[str] = field(default_factory=set)  # what "which X" / "what X" asks for
     whole: list[Scored] = field(default_factory=list)  # scored on the whole question, sorted
+    details: list[Detail] = field(default_factory=list)  # what it asks for (`details`)
 
     def names_one(self, item: Scored) -> bool:
         """True when the question names no paper-specific thing, or `item` has one of them."""
@@ -106,8 +108,9 @@ class Relevance:
         source, and no named entity of the question missing from every source."""
         if not self.scored:
             return False
-        if self.asked and not any(self.asked & item.source.all_terms for item in self.scored):
-            return False
+        for detail in self.details:  # "which license": some source must name one
+            if detail.terms and not any(detail.terms & i.source.all_terms for i in self.scored):
+                return False
         # Judged on the whole question, not on one side of an "A or B": a source that
         # covers one short alternative is no evidence the question is answerable.
         best = (self.whole or self.scored)[0]
@@ -126,7 +129,11 @@ def with_metadata(source: ParsedSource) -> ParsedSource:
     authors = format_authors(source.authors, truncated=source.authors_truncated, limit=6)
     if not authors and not year:
         return source
-    sentence = f"{source.title}{year} is by {authors}." if authors else f"{source.title}{year}."
+    sentence = (
+        f"{source.title}{year} is by {authors.rstrip('.')}."
+        if authors
+        else f"{source.title}{year}."
+    )
     meta_terms = set(terms(f"{source.title} {authors} {source.year or ''}")) | _META_TERMS
     return replace(
         source,
@@ -170,16 +177,10 @@ def _word_terms(word: str) -> set[str]:
     return found
 
 
-_ASKED = re.compile(r"\b(?:which|what|how many)\s+(?P<word>[A-Za-z][\w-]*)", re.IGNORECASE)
-
-
 def asked_for(query: str) -> set[str]:
-    """The terms of the noun a "which X" / "what X" / "how many X" question asks for
-    (nothing for "what is ...", "which papers ..." and other generic frames)."""
-    match = _ASKED.search(query)
-    if not match:
-        return set()
-    return set(terms(match.group("word"), drop_generic=True))
+    """The terms of the things the question asks for ("which platform", "how many
+    parameters"); nothing for "what is ...", "which papers ..." and other generic frames."""
+    return set().union(*(d.terms for d in details(query)))
 
 
 def question_groups(query: str) -> list[set[str]]:
@@ -288,7 +289,15 @@ def score_sources(
     unseen = [e for e, name in names if not name & seen and not _written(e, texts)]
     named = [name for _, name in names if name & seen]
     return Relevance(
-        scored, len(groups), unseen, named, wanted, groups, asked_for(query), _sorted(readings[0])
+        scored,
+        len(groups),
+        unseen,
+        named,
+        wanted,
+        groups,
+        asked_for(query),
+        _sorted(readings[0]),
+        details(query),
     )
 
 
