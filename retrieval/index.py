@@ -12,25 +12,19 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from retrieval.check import CheckReport
 from retrieval.config import RetrievalConfig
-from retrieval.ingest import (
-    FileReport,
-    Ingestor,
-    IngestReport,
-    Notice,
-    Progress,
-)
-from retrieval.ingest_write import chunk_metadata as _chunk_metadata
 from retrieval.integrity import IndexStatus, StoreFacts, disagreement, store_facts
-from retrieval.lock import writer_busy, writer_lock
 from retrieval.manifest import Manifest, ManifestFile
 from retrieval.models import Paper, SearchHit
 from retrieval.search import hybrid_search, load_or_build
 from retrieval.state import SearchState
 from retrieval.store import ChunkStore, damaged_error
+
+if TYPE_CHECKING:
+    from retrieval.check import CheckReport
+    from retrieval.ingest import FileReport, Ingestor, IngestReport, Notice, Progress
 
 __all__ = [
     "CheckReport",
@@ -41,8 +35,41 @@ __all__ = [
     "PaperIndex",
     "Progress",
     "SearchMode",
-    "_chunk_metadata",
 ]
+
+# The write side (ingest, merge, parsers, the lock library) loads only when a command writes
+# or checks: a one-shot search or listing does not pay for it.
+_LAZY = {
+    "CheckReport": ("retrieval.check", "CheckReport"),
+    "FileReport": ("retrieval.ingest", "FileReport"),
+    "IngestReport": ("retrieval.ingest", "IngestReport"),
+    "Notice": ("retrieval.ingest", "Notice"),
+    "Progress": ("retrieval.ingest", "Progress"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def writer_lock(home: Path, notice: Notice | None = None) -> Any:
+    """The writer lock (`retrieval.lock`), imported when a command writes."""
+    from retrieval.lock import writer_lock as lock
+
+    return lock(home, notice)
+
+
+def writer_busy(home: Path) -> bool:
+    """True while an ingest holds the writer lock (`retrieval.lock`)."""
+    from retrieval.lock import writer_busy as busy
+
+    return busy(home)
+
 
 SearchMode = Literal["hybrid", "dense", "lexical"]
 
@@ -119,6 +146,8 @@ class PaperIndex:
                 self._forget()
 
     def _ingestor(self, progress: Progress | None, notice: Notice | None) -> Ingestor:
+        from retrieval.ingest import Ingestor
+
         return Ingestor(
             self.config,
             self.store,

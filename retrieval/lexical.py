@@ -10,14 +10,19 @@ repeated in the query is counted as often as it appears.
 
 from __future__ import annotations
 
+import importlib.util
+import re
 from functools import lru_cache
 from itertools import chain
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 K1 = 1.5
 B = 0.75
+# bm25s's default token pattern (scikit-learn's CountVectorizer).
+TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
 
 
 @lru_cache(maxsize=1)
@@ -27,14 +32,31 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
-def tokenize(texts: list[str]) -> list[list[str]]:
-    """Lower-cased, stop-word-free, stemmed tokens for each text."""
-    import bm25s
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """bm25s's English stop words, read from its `stopwords` module without importing the
+    `bm25s` package (whose import pulls tqdm and asyncio: ~60 ms of a one-shot search)."""
+    spec = importlib.util.find_spec("bm25s")  # finds the package without running it
+    if spec is None or spec.origin is None:
+        raise ImportError("bm25s is not installed")
+    path = Path(spec.origin).with_name("stopwords.py")
+    module_spec = importlib.util.spec_from_file_location("_ra_bm25s_stopwords", path)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot read {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return frozenset(module.STOPWORDS_EN)
 
-    out = bm25s.tokenize(
-        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
-    )
-    return [list(tokens) for tokens in out]
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Lower-cased, stop-word-free, stemmed tokens for each text: exactly
+    `bm25s.tokenize(texts, stopwords="en", stemmer=..., return_ids=False)` (tested), done
+    here so that a query does not import bm25s."""
+    stop = stopwords()
+    words = [[t for t in TOKEN_PATTERN.findall(text.lower()) if t not in stop] for text in texts]
+    unique = list(dict.fromkeys(chain.from_iterable(words)))
+    stems = dict(zip(unique, _stemmer().stemWords(unique), strict=True))
+    return [[stems[t] for t in doc] for doc in words]
 
 
 def postings(texts: list[str]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 Notice = Callable[[str], None]
 
 WRITER_LOCK = ".ra-ingest.lock"
@@ -28,6 +26,8 @@ def writer_lock_path(home: Path) -> Path:
 @contextmanager
 def writer_lock(home: Path, notice: Notice | None = None) -> Iterator[None]:
     """Hold the writer lock on `home`; wait (saying so once) while another process holds it."""
+    from filelock import FileLock, Timeout
+
     home.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(writer_lock_path(home)))
     try:
@@ -50,6 +50,8 @@ def writer_busy(home: Path) -> bool:
     path = writer_lock_path(home)
     if not path.exists():
         return False
+    from filelock import FileLock, Timeout
+
     lock = FileLock(str(path))
     try:
         lock.acquire(timeout=0)
@@ -62,6 +64,8 @@ def writer_busy(home: Path) -> bool:
 @contextmanager
 def open_lock(home: Path) -> Iterator[None]:
     """Serialize opening (and so creating) the embedded Chroma database under `home`."""
+    from filelock import FileLock
+
     home.mkdir(parents=True, exist_ok=True)
     with FileLock(str(home / OPEN_LOCK)):
         yield

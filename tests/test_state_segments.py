@@ -191,3 +191,27 @@ def test_filters_are_sql_over_live_papers(tmp_path: Path, year: int) -> None:
     assert all(int(pid[1:]) % 5 == year - 2020 for pid in ids)
     chunks = state.chunks_at(np.flatnonzero(mask).tolist())
     assert {pid for pid, _ in chunks.values()} == ids
+
+
+def test_query_tokenizer_equals_bm25s_without_importing_it() -> None:
+    import subprocess
+    import sys
+
+    from retrieval.lexical import _stemmer
+    from retrieval.resources import seed_files
+
+    texts = [line for f in seed_files() for line in f.read_text(encoding="utf-8").splitlines()]
+    texts += [
+        "", "The and of", "Multi-turn jailbreaks, e.g. X-Teaming's 96.2% ASR!",
+        "naïve café Ünïcode", "Методы анализа текста", "a1 b2 cc dd_ee 3d 42",
+        "RUNNING runs ran runner",
+    ]  # fmt: skip
+    expected = bm25s.tokenize(
+        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    assert tokenize(texts) == [list(t) for t in expected]
+    # A query tokenized in a new process leaves the bm25s package unimported.
+    code = "import sys; from retrieval.lexical import tokenize; tokenize(['x-teaming jailbreak']);"
+    code += "print('bm25s' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
