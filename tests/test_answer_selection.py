@@ -124,3 +124,29 @@ def test_a_which_work_question_quotes_the_sentence_naming_the_contribution() -> 
         weights,
     )
     assert "TagBoost" in text
+
+
+BUILDS_ON = (
+    "Prior attacks are single-turn. Building on Raptor, we introduce RaptorSet, a dataset of "
+    "30K dialogues for safety training. We present Raptor, a framework that plans multi-turn "
+    "attacks with cooperating agents. Raptor reaches a 95% attack success rate."
+)
+NAMED_IN_TITLE = (
+    "We introduce Owlet, a neural model trained to predict judgments about everyday "
+    "situations. Owlet generalizes to novel situations with 92% accuracy."
+)
+
+
+def test_what_is_x_leads_with_the_sentence_that_says_what_x_is() -> None:
+    weights = {"raptor": 3.0, "owlet": 3.0, "experi": 1.0}
+    answer = ask("What is Raptor?", given(("Raptor: Multi-Turn Attacks", BUILDS_ON)), weights)
+    body = answer.split("\n\n", 1)[1]
+    assert body.startswith("Raptor (2024): The authors present Raptor, a framework")
+
+
+def test_what_is_the_titled_thing_is_answered_from_that_paper() -> None:
+    weights = {"owlet": 3.0, "experi": 1.0}
+    sources = given(("The Owlet Experiment", NAMED_IN_TITLE))
+    answer = ask("What is the Owlet experiment?", sources, weights)
+    assert "do not report" not in answer
+    assert "Owlet" in answer.split("\n\n", 1)[1]

@@ -53,6 +53,20 @@ _IDENTIFY = re.compile(
     r"resource|estimator|suite|metric|task|classifier|evaluation)\b(?!s)",
     re.IGNORECASE,
 )
+# "What is X?", "What does X do?", "Describe X": the sentence that says what X is comes first.
+_DEFINE_QUESTION = re.compile(
+    r"^\s*(what\s+(is|are|was|were|does|do)\b|what's\b|describe\b|explain\b|tell me about\b)",
+    re.IGNORECASE,
+)
+# Where a sentence defines a name: right after an introducing verb, or before ", a ..." /
+# " is a ...". A name merely mentioned ("Building on X, we introduce Y") does not count.
+_INTRODUCING = re.compile(
+    r"\b(introduc|present|propos|develop|releas|design|construct|creat|curat|build|buil[dt])\w*\s+(?!on\b|upon\b)",
+    re.IGNORECASE,
+)
+_DEFINING_TAIL = re.compile(r"(,|\s+(is|are)|\s+--|\s+—)\s+(a|an)\s", re.IGNORECASE)
+_URL = re.compile(r"\bhttps?://\S+|\bwww\.\S+", re.IGNORECASE)
+DEFINE_BONUS = 0.15
 SILENT_COVERAGE = 0.25  # a paper this close to the question is "about it" when it is silent
 
 RESULT = re.compile(
@@ -166,6 +180,7 @@ def _ranked(item: Scored, relevance: Relevance, question: str) -> list[tuple[flo
     source = item.source
     sents = source.sentences
     identify = bool(_IDENTIFY.search(question))
+    define = bool(_DEFINE_QUESTION.search(question)) and bool(relevance.named)
     own = set(terms(source.title))
     names = [n for n in relevance.named if not n <= own]
     amounts = [d for d in relevance.details if d.number]
@@ -188,6 +203,8 @@ def _ranked(item: Scored, relevance: Relevance, question: str) -> list[tuple[flo
             score += CONTRIBUTION_BONUS
         if i < len(source.background) and source.background[i]:
             score -= BACKGROUND_PENALTY
+        if define and _defines(text, relevance.named):
+            score += DEFINE_BONUS
         return score
 
     gated = [(gate(score, i), rank, i) for rank, (score, i) in enumerate(item.ranked)]
@@ -197,12 +214,30 @@ def _ranked(item: Scored, relevance: Relevance, question: str) -> list[tuple[flo
     return [(o, g, i) for o, g, _, i in ranked]
 
 
+def _defines(sentence: str, named: list[set[str]]) -> bool:
+    """True when `sentence` says what one of the `named` things is: the name follows an
+    introducing verb closely, or opens a ", a ..." / " is a ..." clause."""
+    sentence = _URL.sub(" ", sentence)  # "released at https://.../x": a link, not a definition
+    for verb in _INTRODUCING.finditer(sentence):
+        after = set(terms(sentence[verb.end() : verb.end() + 40]))
+        if any(name and name <= after for name in named):
+            return True
+    tail = _DEFINING_TAIL.search(sentence[:60])
+    if tail is not None:  # the sentence opens with the name: "X, a ...", "X is a ..."
+        before = set(terms(sentence[: tail.start()]))
+        return any(name and name <= before and len(before - name) <= 1 for name in named)
+    return False
+
+
 def _picks(item: Scored, relevance: Relevance, question: str, *, strong: bool) -> list[int]:
     """The paper's sentences to quote, best first: those over the floor that have several
     of the question's words and stand alone (`strong`: only the ones close to its best)."""
     top = max((s for s, _ in item.ranked), default=0.0)
     floor = max(MIN_SENTENCE, RELATIVE_SENTENCE * top)
-    need = min(2, relevance.n_terms)
+    # Words the question uses to name this paper by its title ("the Delphi experiment")
+    # need not come back in each sentence.
+    naming = set(terms(question)) & set(terms(item.source.title))
+    need = max(1, min(2, relevance.n_terms - max(0, len(naming) - 1)))
     picks = [
         (g, i)
         for _, g, i in _ranked(item, relevance, question)

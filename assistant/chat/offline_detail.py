@@ -37,6 +37,12 @@ _KINDS = frozenset(
     techniques algorithms resources corpora agents metrics suites""".split()  # noqa: SIM905
 )
 MAX_NP_WORDS = 4
+_DEFINITE = re.compile(r"(?i)(which|what)\s+(is|was|are|were)\s+the\s")
+
+
+def _is_name(word: str) -> bool:
+    """A capitalized or mixed-case word (Delphi, NORMLENS, X-Teaming): a name, not a noun."""
+    return any(c.isupper() for c in word)
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,8 @@ def details(question: str) -> list[Detail]:
             continue
         if head in GENERIC or head in _KINDS or not terms(head, drop_generic=True):
             continue
+        if _DEFINITE.match(match.group(0)) and any(_is_name(w) for w in np):
+            continue  # "what is the Delphi experiment?": a named thing to explain, not a detail
         found.append(
             Detail(frozenset(terms(head, drop_generic=True)), False, "the " + " ".join(np))
         )
