@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 
 class LibraryAPI:
-    """The index operations of `Assistant` (a part of the facade, not used alone)."""
+    """The index operations: part of the `Assistant` facade, and alone behind `Library`
+    (`assistant.library_facade`) for the commands that ask no model."""
 
     settings: Settings
     _index: PaperIndex | None
