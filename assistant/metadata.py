@@ -9,7 +9,7 @@ of a search); author names match exactly (a whole name from the records, not a s
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -121,8 +121,13 @@ def author_names(papers: Sequence[Paper]) -> list[str]:
     return sorted(names, key=lambda n: (-len(n), n))
 
 
-def parse(question: str, papers: Sequence[Paper]) -> MetadataQuery | None:
-    """The metadata query in `question`, or None when it is not a list/metadata question."""
+def parse(
+    question: str, papers: Sequence[Paper] | Callable[[], Sequence[Paper]]
+) -> MetadataQuery | None:
+    """The metadata query in `question`, or None when it is not a list/metadata question.
+
+    `papers` may be a function: the records are then read only for a list question (to
+    find author names), not for every question asked."""
     text = " ".join(question.split())
     record = _RECORD.match(text)
     if record:
@@ -159,7 +164,7 @@ def parse(question: str, papers: Sequence[Paper]) -> MetadataQuery | None:
         query.year_from = query.year_to = int(m.group(1))
         rest = rest.replace(m.group(0), " ")
     lowered = rest.lower()
-    for name in author_names(papers):
+    for name in author_names(papers() if callable(papers) else papers):
         if re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", lowered):
             query.author = name
             lowered = lowered.replace(name.lower(), " ")

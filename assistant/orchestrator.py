@@ -373,13 +373,13 @@ class Assistant(LibraryAPI, ConversationsAPI):
                 shown=shown,
             )
 
-        return self._build(
-            model,
-            render,
-            request.model_copy(update={"listing": listing}),
-            candidates,
-            render_record,
-        )
+        listed = request.model_copy(update={"listing": listing})
+        built = self._build(model, render, listed, candidates, render_record)
+        if built.sources_dropped and any(c.text for c in candidates):
+            # A long list: every record's metadata beats some records with their abstracts.
+            bare = [c.model_copy(update={"text": ""}) for c in candidates]
+            built = self._build(model, render, listed, bare, render_record)
+        return built
 
     def _listing(self, question: str) -> tuple[list[SourceGiven], Listing] | None:
         """Every record a list/metadata question asks for (None for other questions)."""

@@ -98,7 +98,13 @@ def search_sources(
 
 def listing_sources(index: PaperIndex, question: str) -> tuple[list[SourceGiven], Listing] | None:
     """Every record a list/metadata question asks for, oldest first (None for others)."""
-    papers = index.papers()
+    loaded: list[Paper] = []
+
+    def papers() -> list[Paper]:  # every record, read once and only for a list question
+        if not loaded:
+            loaded.extend(index.papers())
+        return loaded
+
     query = metadata.parse(question, papers)
     if query is None:
         return None
@@ -109,7 +115,7 @@ def listing_sources(index: PaperIndex, question: str) -> tuple[list[SourceGiven]
             return None
         paper = named[0] if len(named) == 1 else found[0]
         return [candidate(paper, None, None)], Listing(query=query, total=1)
-    matched = metadata.select(query, papers)
+    matched = metadata.select(query, papers())
     return [brief(candidate(p, None, None)) for p in matched], Listing(
         query=query, total=len(matched)
     )

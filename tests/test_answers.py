@@ -150,6 +150,17 @@ def test_offline_list_answer_names_every_match(seed_settings: Settings, seed_ind
     assert all(v.verdict == "supported" for v in who.support)
 
 
+def test_a_list_longer_than_the_window_holds_names_every_match(
+    seed_settings: Settings, seed_index: Any
+) -> None:
+    # 28 records with their abstract openings do not fit a 4,096-token window; their
+    # metadata does, and a complete list beats a list with abstracts.
+    expected = {p.paper_id for p in seed_index.papers() if "Liwei Jiang" in p.authors}
+    got = Assistant(seed_settings, index=seed_index).ask("Which papers come from Liwei Jiang?")
+    assert {c.paper_id for c in got.citations} == expected and len(expected) > 20
+    assert "fit in the model's context" not in got.answer
+
+
 def test_real_model_gets_the_records_as_a_structured_source(
     seed_settings: Settings, seed_index: Any, tmp_path: Path
 ) -> None:
