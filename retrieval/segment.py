@@ -116,8 +116,9 @@ class SegmentWriter:
         ids = np.fromiter(
             (self._terms.setdefault(t, len(self._terms)) for t in terms), np.int64, len(terms)
         )
-        term_of = np.repeat(ids, np.diff(indptr))
-        self._coo.append((term_of, docs.astype(np.int64) + self.n_chunks, tfs))
+        # int32 halves what a big segment holds until `finish` (ids and positions fit).
+        term_of = np.repeat(ids.astype(np.int32), np.diff(indptr))
+        self._coo.append((term_of, docs.astype(np.int32) + np.int32(self.n_chunks), tfs))
         self._lengths.append(lengths)
         self._vectors.write(np.ascontiguousarray(vecs).tobytes())
         self.n_papers += len(papers)
@@ -127,17 +128,20 @@ class SegmentWriter:
         """Write postings (term-major), vectors (grouped by list when large), rename in place."""
         self._vectors.close()
         if self._coo:
-            term_of = np.concatenate([c[0] for c in self._coo])
-            docs = np.concatenate([c[1] for c in self._coo])
-            tfs = np.concatenate([c[2] for c in self._coo])
+            coo, self._coo = self._coo, []
+            term_of = np.concatenate([c[0] for c in coo])
+            docs = np.concatenate([c[1] for c in coo])
+            tfs = np.concatenate([c[2] for c in coo])
+            del coo  # the batches' arrays go before the sort makes its copies
             order = np.lexsort((docs, term_of))
             term_of, docs, tfs = term_of[order], docs[order], tfs[order]
+            del order
         else:
-            term_of = docs = np.zeros(0, np.int64)
+            term_of = docs = np.zeros(0, np.int32)
             tfs = np.zeros(0, np.float32)
-        self._coo = []
         indptr = np.zeros(len(self._terms) + 1, dtype=np.int64)
         np.cumsum(np.bincount(term_of, minlength=len(self._terms)), out=indptr[1:])
+        del term_of
         np.save(self.tmp / "post_indptr.npy", indptr)
         np.save(self.tmp / "post_docs.npy", docs.astype(np.int32))
         np.save(self.tmp / "post_tfs.npy", tfs.astype(np.float32))
