@@ -95,6 +95,10 @@ def test_condense_follow_ups() -> None:
     one = [("What is PolyGuard?", "PolyGuard is a safety model.", ["PolyGuard: A Tool"])]
     assert condense(one, "Who are the authors?") == "Who are the authors of PolyGuard?"
     assert condense(one, "And what about WildGuard?") == "What is WildGuard?"
+    assert condense(one, "and WildGuard too?") == "What is WildGuard?"
+    # A new question that names its own subject stands on its own.
+    assert condense(one, "What is SafetyAnalyst?") == "What is SafetyAnalyst?"
+    assert condense(one, "Who wrote WildGuard?") == "Who wrote WildGuard?"
     assert condense(one, "What about its limitations?") == "What are the limitations of PolyGuard?"
     assert condense(one, "How does SODA build its dialogues?") == (
         "How does SODA build its dialogues?"

@@ -71,6 +71,17 @@ def _subject(last_question: str, papers: list[str]) -> list[str]:
     return names[:3]
 
 
+_FILLER = frozenset({"too", "also", "then", "as", "well", "again", "and", "or"})
+
+
+def _leftover_words(body: str, names: list[str]) -> list[str]:
+    """The body's words once its names are taken out, filler ("too", "as well") aside."""
+    text = body
+    for name in sorted(names, key=len, reverse=True):
+        text = re.sub(re.escape(name), " ", text, flags=re.IGNORECASE)
+    return [w for w in re.findall(r"\w+", text.lower()) if w not in _FILLER]
+
+
 def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -86,7 +97,8 @@ def condense(history: Sequence[tuple[str, str, list[str]]], follow_up: str) -> s
     content = set(terms(body, drop_generic=True))
     name_terms = set().union(*(set(terms(n)) for n in names)) if names else set()
     about = _WHAT_ABOUT.match(body)
-    bare_name = bool(names) and content <= name_terms  # "and WildGuard?"
+    # "and WildGuard?": nothing but the name; "What is WildGuard?" is a question of its own.
+    bare_name = bool(names) and content <= name_terms and not _leftover_words(body, names)
     # "it"/"they"/"this paper" point back even when another name is given ("What does it
     # report on TruthfulQA?"); a possessive next to a name is that name's ("SODA ... its").
     points_back = any(p.search(body) for p in (_SINGULAR_REF, _PLURAL_REF, _OF_THEM))
@@ -113,7 +125,7 @@ def condense(history: Sequence[tuple[str, str, list[str]]], follow_up: str) -> s
         return _question(_YEAR.sub(year.group(0), last_question.rstrip("?"), count=1))
 
     # "what about WildGuard?" / "and SafetyAnalyst?": the last question about the new name.
-    rest = about.group("rest") if about else (body.rstrip("?") if bare_name else "")
+    rest = about.group("rest") if about else (_join(names) if bare_name else "")
     if rest and entities(f"about {rest}") and subject and not _ASPECT.search(rest):
         old = subject[0]
         if old.lower() in last_question.lower():
