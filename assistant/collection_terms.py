@@ -9,10 +9,10 @@ are in most of them and would weigh least.
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from assistant.revision_cache import RevisionCache
 from assistant.text import clean_text, terms
 
 
@@ -45,18 +45,10 @@ class TermStats:
         return {t: round(self.idf(t), 6) for t in sorted(set(terms(text)))}
 
 
-class TermStatsCache:
-    """One `TermStats` per index revision, built on first use (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._revision: str | None = None
-        self._stats: TermStats | None = None
-
-    def get(self, revision: str, texts: Callable[[], Iterable[str]]) -> TermStats:
-        """The stats for `revision`, rebuilt from `texts()` when the revision changed."""
-        with self._lock:
-            if self._stats is None or revision != self._revision:
-                self._stats = TermStats.build(texts())
-                self._revision = revision
-            return self._stats
+def term_stats_cache() -> RevisionCache[TermStats]:
+    """A per-revision cache of `TermStats` (saved as JSON, see `assistant.revision_cache`)."""
+    return RevisionCache(
+        "term-stats",
+        encode=lambda s: {"n": s.n, "df": s.df},
+        decode=lambda d: TermStats({str(k): int(v) for k, v in d["df"].items()}, int(d["n"])),
+    )

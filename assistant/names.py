@@ -11,9 +11,10 @@ Self-RedTeam), so comparisons resolve the sides they name here, over the whole c
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from assistant.revision_cache import RevisionCache
 
 # A verb by which authors introduce what they made; the names right after it are its names.
 _INTRODUCE = re.compile(
@@ -175,18 +176,13 @@ class NameTable:
         return found
 
 
-class NameTableCache:
-    """One `NameTable` per index revision, built on first use (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._revision: str | None = None
-        self._table: NameTable | None = None
-
-    def get(self, revision: str, papers: Callable[[], Iterable[tuple[str, str, str]]]) -> NameTable:
-        """The table for `revision`, rebuilt from `papers()` when the revision changed."""
-        with self._lock:
-            if self._table is None or revision != self._revision:
-                self._table = NameTable.build(papers())
-                self._revision = revision
-            return self._table
+def name_table_cache() -> RevisionCache[NameTable]:
+    """A per-revision cache of the collection's `NameTable` (saved as JSON)."""
+    return RevisionCache(
+        "names",
+        encode=lambda t: {"title": t.by_title, "intro": t.by_intro},
+        decode=lambda d: NameTable(
+            {k: tuple(v) for k, v in d["title"].items()},
+            {k: tuple(v) for k, v in d["intro"].items()},
+        ),
+    )

@@ -295,6 +295,13 @@ class PaperIndex:
         self._verified = (*key, revision)
         return revision
 
+    def revision(self) -> str:
+        """The content revision of the state readers are served (the pinned one in a turn):
+        the same content always gives the same revision."""
+        from retrieval.state import revision_hex
+
+        return revision_hex(self._search_state().digest)
+
     def papers(self) -> list[Paper]:
         """Every paper in the index, in ingest order."""
         return self._search_state().papers()
