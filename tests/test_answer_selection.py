@@ -150,3 +150,18 @@ def test_what_is_the_titled_thing_is_answered_from_that_paper() -> None:
     answer = ask("What is the Owlet experiment?", sources, weights)
     assert "do not report" not in answer
     assert "Owlet" in answer.split("\n\n", 1)[1]
+
+
+TUTORING = (
+    "We study whether peer tutoring can help students learn algebra. "
+    "Study I recruits students who learn algebra with a peer tutor at school. "
+    "Study II recruits students who learn algebra from a peer tutor online. "
+    "In Study I, peer tutoring improves the students' algebra scores by 12%."
+)
+
+
+def test_a_yes_no_question_is_answered_with_the_finding() -> None:
+    weights = dict.fromkeys(["peer", "tutor", "help", "student", "learn", "algebra"], 1.0)
+    answer = ask("Does peer tutoring help students learn algebra?",
+                 given(("Peer Tutoring in Rural Schools", TUTORING)), weights)  # fmt: skip
+    assert "improves the students' algebra scores by 12%" in answer

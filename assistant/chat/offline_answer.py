@@ -67,6 +67,8 @@ _INTRODUCING = re.compile(
 _DEFINING_TAIL = re.compile(r"(,|\s+(is|are)|\s+--|\s+—)\s+(a|an)\s", re.IGNORECASE)
 _URL = re.compile(r"\bhttps?://\S+|\bwww\.\S+", re.IGNORECASE)
 DEFINE_BONUS = 0.15
+# "Does debate help ...?", "Can models ...?": answered by a finding, not by the setup.
+_YES_NO = re.compile(r"^\s*(does|do|did|is|are|can|could|will|would|has|have)\b", re.IGNORECASE)
 SILENT_COVERAGE = 0.25  # a paper this close to the question is "about it" when it is silent
 
 RESULT = re.compile(
@@ -180,6 +182,7 @@ def _ranked(item: Scored, relevance: Relevance, question: str) -> list[tuple[flo
     source = item.source
     sents = source.sentences
     identify = bool(_IDENTIFY.search(question))
+    yes_no = bool(_YES_NO.match(question))
     define = bool(_DEFINE_QUESTION.search(question)) and bool(relevance.named)
     own = set(terms(source.title))
     names = [n for n in relevance.named if not n <= own]
@@ -194,6 +197,8 @@ def _ranked(item: Scored, relevance: Relevance, question: str) -> list[tuple[flo
             score += NAMED_BONUS
         if identify and CONTRIBUTION.search(sents[i]):
             score += IDENTIFY_BONUS  # "which work ...?": the sentence naming what it made
+        if yes_no and RESULT.search(sents[i]) and _NUMBER.search(sents[i]):
+            score += IDENTIFY_BONUS  # "does X help ...?": the measured finding answers it
         return score
 
     def order(score: float, i: int) -> float:
@@ -205,6 +210,8 @@ def _ranked(item: Scored, relevance: Relevance, question: str) -> list[tuple[flo
             score -= BACKGROUND_PENALTY
         if define and _defines(text, relevance.named):
             score += DEFINE_BONUS
+        if yes_no and RESULT.search(text) and _NUMBER.search(text):
+            score += RESULT_BONUS * 2  # a yes/no question: findings before the study's setup
         return score
 
     gated = [(gate(score, i), rank, i) for rank, (score, i) in enumerate(item.ranked)]
