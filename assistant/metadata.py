@@ -115,19 +115,55 @@ class MetadataQuery(BaseModel):
         return ", ".join(parts)
 
 
-def author_names(papers: Sequence[Paper]) -> list[str]:
-    """Every author name in the records, longest first (so a full name beats a part)."""
-    names = {a.strip() for p in papers for a in p.authors if a.strip()}
-    return sorted(names, key=lambda n: (-len(n), n))
+# Words that frame a question and never start or end an author's name in it.
+_NOT_NAME = frozenset(
+    "which what who list show name give find any all every how many number count papers "  # noqa: SIM905
+    "paper works work articles publications studies entries ones are is were was be been "
+    "by from with of in on since before after between until and or the a an published "
+    "written wrote authored co-authored coauthored have has there do does did about for "
+    "to that me please collection index among author authors code released release year "
+    "years their his her other else more also".split()
+)
+_EDGE = "?!.,;:()[]\"'“”‘’"
+MAX_NAME_WORDS = 5
+
+# Given candidate names (lower case), which are some record's author: lower -> as written.
+AuthorLookup = Callable[[list[str]], dict[str, str]]
 
 
-def parse(
-    question: str, papers: Sequence[Paper] | Callable[[], Sequence[Paper]]
-) -> MetadataQuery | None:
+def name_spans(text: str) -> list[str]:
+    """Runs of 1-5 words of `text` (lower case) that could be a person's name: no framing
+    word at either end, no digits; punctuation around the run is dropped (inside it kept,
+    as in "J. Smith")."""
+    raw = text.lower().split()
+    bare = [w.strip(_EDGE) for w in raw]
+    out: list[str] = []
+    for i, first in enumerate(bare):
+        if not first or first in _NOT_NAME or any(ch.isdigit() for ch in first):
+            continue
+        for j in range(i, min(i + MAX_NAME_WORDS, len(raw))):
+            if not bare[j] or any(ch.isdigit() for ch in bare[j]):
+                break
+            if bare[j] not in _NOT_NAME:
+                run = " ".join(raw[i : j + 1])
+                out += [run.strip(_EDGE), run.strip(_EDGE.replace(".", ""))]
+    return list(dict.fromkeys(out))
+
+
+def records_lookup(papers: Sequence[Paper]) -> AuthorLookup:
+    """An `AuthorLookup` over records in memory."""
+    names: dict[str, str] = {}
+    for p in papers:
+        for a in p.authors:
+            names.setdefault(a.strip().lower(), a.strip())
+    return lambda wanted: {w: names[w] for w in wanted if w in names}
+
+
+def parse(question: str, authors: AuthorLookup | Sequence[Paper]) -> MetadataQuery | None:
     """The metadata query in `question`, or None when it is not a list/metadata question.
 
-    `papers` may be a function: the records are then read only for a list question (to
-    find author names), not for every question asked."""
+    `authors` tells which runs of the question's words are an author's whole name (the
+    index answers it with one scan of the author column); records are turned into one."""
     text = " ".join(question.split())
     record = _RECORD.match(text)
     if record:
@@ -164,10 +200,12 @@ def parse(
         query.year_from = query.year_to = int(m.group(1))
         rest = rest.replace(m.group(0), " ")
     lowered = rest.lower()
-    for name in author_names(papers() if callable(papers) else papers):
-        if re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", lowered):
-            query.author = name
-            lowered = lowered.replace(name.lower(), " ")
+    lookup = authors if callable(authors) else records_lookup(authors)
+    found = lookup(name_spans(rest))
+    for name in sorted(found, key=lambda n: (-len(n), n)):  # a full name beats a part
+        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", lowered):
+            query.author = found[name]
+            lowered = lowered.replace(name, " ")
             break
     if _NO_CODE.search(lowered):
         query.has_code = False

@@ -35,7 +35,13 @@ from assistant.history import HistoryStore
 from assistant.library import LibraryAPI
 from assistant.messages import Listing
 from assistant.redact import clean_secrets, mask, mask_model
-from assistant.sources import candidate, listing_sources, name_rows, search_sources
+from assistant.sources import (
+    candidate,
+    fit_listing,
+    listing_sources,
+    name_rows,
+    search_sources,
+)
 from assistant.support import is_abstention, model_judge, sentence_verdicts
 from assistant.turn import (
     WAITING_FOR_MODEL,
@@ -130,9 +136,10 @@ class Assistant(LibraryAPI, ConversationsAPI):
                     task="answer",
                     question=standalone,
                     history=prior,
-                    # only the offline model reads them: no collection scan for a real one
+                    # only the offline model reads them, and not for a listing: no collection
+                    # scan otherwise
                     term_weights=self._term_weights(standalone)
-                    if getattr(model, "extractive", False)
+                    if getattr(model, "extractive", False) and listed is None
                     else {},
                 )
                 if listed is None:
@@ -358,7 +365,9 @@ class Assistant(LibraryAPI, ConversationsAPI):
         listing: Listing,
         candidates: list[SourceGiven],
     ) -> BuiltPrompt:
-        """The prompt for a list/metadata question: every matching record as a source."""
+        """The prompt for a list/metadata question: every matching record as a source (as
+        many as the answer has room to list)."""
+        candidates = fit_listing(candidates, self._answer_tokens(model))
         question = prompts.escape_data(request.question)
         criteria = prompts.escape_data(listing.query.criteria() or "as the question asks")
 

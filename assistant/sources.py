@@ -9,7 +9,7 @@ from assistant import metadata
 from assistant.answer import SourceGiven
 from assistant.messages import Listing
 from assistant.names import NameTable
-from assistant.text import clean_text, sentences
+from assistant.text import clean_text, sentences, short_title
 
 if TYPE_CHECKING:
     from retrieval.index import PaperIndex
@@ -88,7 +88,7 @@ def search_sources(
     # the hits carry their papers; a named paper the search missed is in the loaded records
     known = {h.paper_id: h.paper for h in hits if h.paper is not None}
     if any(i not in known for i in wanted):
-        known.update((p.paper_id, p) for p in index.papers() if p.paper_id not in known)
+        known.update(index.papers_by_id([i for i in wanted if i not in known]))
     named = [known[i] for i in wanted if i in known]
     ids = {p.paper_id for p in named}
     out = [candidate(p, None, None) for p in named]
@@ -96,16 +96,36 @@ def search_sources(
     return out[: max(k, len(named))]
 
 
+LISTING_HEAD_TOKENS = 120  # the count line and its notes
+
+
+def fit_listing(candidates: list[SourceGiven], answer_tokens: int) -> list[SourceGiven]:
+    """The records (oldest first) whose list lines fit in the answer's room: a model cannot
+    list more than it may write, so the rest are left out and the answer says how many."""
+    from retrieval.tokens import count_tokens
+
+    room = answer_tokens - LISTING_HEAD_TOKENS
+    kept: list[SourceGiven] = []
+    for n, c in enumerate(candidates, 1):
+        first = c.authors[0] if c.authors else ""
+        room -= count_tokens(f"- {short_title(c.title)} ({c.year}), {first} et al. [{n}]\n")
+        if room < 0 and kept:
+            break
+        kept.append(c)
+    return kept
+
+
+LISTING_MAX = 1000  # records read for one list answer (the answer's room holds far fewer)
+
+
 def listing_sources(index: PaperIndex, question: str) -> tuple[list[SourceGiven], Listing] | None:
-    """Every record a list/metadata question asks for, oldest first (None for others)."""
-    loaded: list[Paper] = []
+    """Every record a list/metadata question asks for, oldest first (None for others).
 
-    def papers() -> list[Paper]:  # every record, read once and only for a list question
-        if not loaded:
-            loaded.extend(index.papers())
-        return loaded
+    The index answers the filters from its paper table; only the records listed are read
+    (all those that match, when the question also names a topic to narrow them by)."""
+    from retrieval.records import RecordFilter
 
-    query = metadata.parse(question, papers)
+    query = metadata.parse(question, index.author_names)
     if query is None:
         return None
     if query.kind == "record":
@@ -115,7 +135,23 @@ def listing_sources(index: PaperIndex, question: str) -> tuple[list[SourceGiven]
             return None
         paper = named[0] if len(named) == 1 else found[0]
         return [candidate(paper, None, None)], Listing(query=query, total=1)
-    matched = metadata.select(query, papers())
-    return [brief(candidate(p, None, None)) for p in matched], Listing(
-        query=query, total=len(matched)
+    record_filter = RecordFilter(
+        year_from=query.year_from,
+        year_to=query.year_to,
+        author=query.author,
+        has_code=query.has_code,
+        category=query.category,
     )
+    ids = index.select_ids(record_filter)
+    if query.topic:
+        matched = metadata.select(query, _in_order(index, ids))
+    else:
+        matched = _in_order(index, ids[:LISTING_MAX])
+    total = len(matched) if query.topic else len(ids)
+    listed = [brief(candidate(p, None, None)) for p in matched[:LISTING_MAX]]
+    return listed, Listing(query=query, total=total)
+
+
+def _in_order(index: PaperIndex, ids: list[str]) -> list[Paper]:
+    found = index.papers_by_id(ids)
+    return [found[i] for i in ids if i in found]

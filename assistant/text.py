@@ -189,3 +189,16 @@ def clean_text(text: str) -> str:
     if "&" in text:
         text = html.unescape(text)
     return " ".join(text.split())
+
+
+def short_title(title: str) -> str:
+    """`X-Teaming: Multi-Turn ...` -> `X-Teaming`; long titles are cut at a word boundary."""
+    title = " ".join(title.split())
+    match = re.match(r"(.+?)(?::\s|[?!]\s)", title)
+    if match:
+        head = match.group(1).strip() + ("" if title[match.end(1)] == ":" else title[match.end(1)])
+        if len(head) <= 50:
+            return head
+    if len(title) <= 80:
+        return title
+    return " ".join(title[:80].split()[:-1]).rstrip("…") + "…"

@@ -9,7 +9,7 @@ index is incomplete (an ingest running or interrupted) or damaged.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,6 +25,7 @@ from retrieval.store import ChunkStore, damaged_error
 if TYPE_CHECKING:
     from retrieval.check import CheckReport
     from retrieval.ingest import FileReport, Ingestor, IngestReport, Notice, Progress
+    from retrieval.records import RecordFilter
 
 __all__ = [
     "CheckReport",
@@ -314,11 +315,35 @@ class PaperIndex:
         """Number of papers."""
         return self._search_state().n_papers
 
+    def papers_by_id(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+        """The papers with these ids that exist (indexed lookups)."""
+        return self._search_state().papers_by_id(paper_ids)
+
     def resolve(self, ref: str) -> list[Paper]:
-        """Papers matching a reference: paper id, arXiv id, or a title fragment (best first)."""
+        """Papers matching a reference: paper id, arXiv id, or a title fragment (best first).
+        Reads the ids and titles only, then the records it returns."""
+        from retrieval.records import titles
         from retrieval.resolve import resolve_reference
 
-        return resolve_reference(ref, self.papers())
+        state = self._search_state()
+        exact = state.papers_by_id([ref.strip()])
+        if exact:
+            return list(exact.values())
+        found = resolve_reference(ref, titles(state))
+        papers = state.papers_by_id([t.paper_id for t in found])
+        return [papers[t.paper_id] for t in found if t.paper_id in papers]
+
+    def select_ids(self, record_filter: RecordFilter) -> list[str]:
+        """Ids of every paper meeting the filter, oldest first (`retrieval.records`)."""
+        from retrieval.records import select_ids
+
+        return select_ids(self._search_state(), record_filter)
+
+    def author_names(self, candidates: Iterable[str]) -> dict[str, str]:
+        """Which candidate names are a paper's author: lower case -> as a record writes it."""
+        from retrieval.records import author_names
+
+        return author_names(self._search_state(), candidates)
 
     def search(
         self,

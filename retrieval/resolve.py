@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 from retrieval.ids import is_arxiv_id, normalize_arxiv_id, slugify
-from retrieval.models import Paper
 
 
-def resolve_reference(ref: str, papers: list[Paper]) -> list[Paper]:
+class Titled(Protocol):
+    """What a reference is resolved by (a `Paper`, or a `records.PaperTitle` row)."""
+
+    @property
+    def paper_id(self) -> str: ...
+    @property
+    def arxiv_id(self) -> str | None: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def title_is_display(self) -> bool: ...
+
+
+T = TypeVar("T", bound=Titled)
+
+
+def resolve_reference(ref: str, papers: Sequence[T]) -> list[T]:
     """Exact id or arXiv id gives that paper alone; otherwise title matches, best first.
 
     An empty list means nothing matched; more than one means the reference is ambiguous

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import json
 import threading
 from collections import Counter
@@ -176,11 +177,20 @@ class SearchState:
 
     def papers(self) -> list[Paper]:
         """Every live paper, in ingest order (first source file and line)."""
+        return [Paper.model_validate_json(r[0]) for r in self.paper_columns("json")]
+
+    def paper_columns(
+        self, columns: str, where: str = "1", args: Sequence[Any] = (), limit: int | None = None
+    ) -> list[tuple[Any, ...]]:
+        """`columns` of the live papers meeting an SQL condition on the papers table, in
+        ingest order (the first `limit`): a scan of those columns only, no record parsed."""
         streams = []
         for i, seg in enumerate(self.segments):
-            rows = seg.query("SELECT pos, okey, oline, json FROM papers ORDER BY okey, oline, pos")
-            streams.append([(r[1], r[2], i, r[0], r[3]) for r in self._live_papers(rows, i)])
-        return [Paper.model_validate_json(r[4]) for r in heapq.merge(*streams)]
+            sql = f"SELECT pos, okey, oline, {columns} FROM papers WHERE {where}"
+            rows = seg.query(sql + " ORDER BY okey, oline, pos", args)
+            live = self._live_papers(rows, i)
+            streams.append([(r[1], r[2], i, r[0], r[3:]) for r in itertools.islice(live, limit)])
+        return [r[4] for r in itertools.islice(heapq.merge(*streams), limit)]
 
     def paper_rows(self, paper_ids: Sequence[str], columns: str) -> dict[str, tuple[Any, ...]]:
         """Live papers by id: (segment index, pos, *columns)."""

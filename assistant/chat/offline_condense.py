@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from assistant.chat.offline_prompt import short_title
 from assistant.questions import entities
-from assistant.text import terms
+from assistant.text import short_title, terms
 
 _LEADING = re.compile(r"^(and|so|also|ok(ay)?|then|but|now|right|well)\b[,\s]*", re.IGNORECASE)
 _OF_THEM = re.compile(

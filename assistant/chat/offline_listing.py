@@ -38,6 +38,18 @@ def record_answer(source: ParsedSource, field: str | None) -> str:
     return f"{source.title}{year} is by {names} [{source.number}]."
 
 
+def _narrower(listing: Listing) -> str:
+    """The filters the question could add to list fewer papers."""
+    query = listing.query
+    ways = []
+    if query.year_from is None or query.year_from != query.year_to:
+        ways.append("a year")
+    if not query.author:
+        ways.append("an author")
+    ways.append("a topic")
+    return ", ".join(ways[:-1]) + " or " + ways[-1] if len(ways) > 1 else ways[0]
+
+
 def listing_answer(sources: list[ParsedSource], listing: Listing) -> str:
     """Every matching record: a count line, then one cited line per paper."""
     query = listing.query
@@ -52,7 +64,10 @@ def listing_answer(sources: list[ParsedSource], listing: Listing) -> str:
     noun = "paper" if total == 1 else "papers"
     notes: list[str] = []
     if len(sources) < total:
-        notes.append(f"only {len(sources)} of them fit in the model's context and are shown")
+        notes.append(
+            f"the first {len(sources)}, oldest first, are listed; a narrower question "
+            f"({_narrower(listing)}) lists the others"
+        )
     if query.author and any(s.authors_truncated for s in sources):
         notes.append(
             "some records list only their first authors, so a paper where "

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from assistant.answer import SourceGiven
 from assistant.citations import MARKER
-from assistant.text import clean_text, sentences, terms
+from assistant.text import clean_text, sentences, short_title, terms
 
 _INSTRUCTION_LIKE = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instruction|prompt|rule|direction)s?\b"
@@ -73,19 +73,6 @@ class ParsedSource:
     def short_title(self) -> str:
         """A short name for the paper: its title up to the first colon or question mark."""
         return short_title(self.title)
-
-
-def short_title(title: str) -> str:
-    """`X-Teaming: Multi-Turn ...` -> `X-Teaming`; long titles are cut at a word boundary."""
-    title = " ".join(title.split())
-    match = re.match(r"(.+?)(?::\s|[?!]\s)", title)
-    if match:
-        head = match.group(1).strip() + ("" if title[match.end(1)] == ":" else title[match.end(1)])
-        if len(head) <= 50:
-            return head
-    if len(title) <= 80:
-        return title
-    return " ".join(title[:80].split()[:-1]).rstrip("…") + "…"
 
 
 def read_source(source: SourceGiven) -> ParsedSource:

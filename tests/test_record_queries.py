@@ -1,0 +1,134 @@
+"""List and metadata questions read the paper table, not every record: the SQL filters,
+author lookup and title resolution give what the in-memory versions give, over segments
+with deletions; and a list longer than the answer's room is listed in part, said so, and
+the command succeeds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.metadata import name_spans, parse, records_lookup
+from retrieval.records import RecordFilter, author_names, select_ids, titles
+from retrieval.resolve import resolve_reference
+from tests.home_copy import clean_env
+from tests.test_state_segments import _segmented
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _expected(papers: list[Any], f: RecordFilter) -> list[str]:
+    def keep(p: Any) -> bool:
+        if f.year_from is not None and (p.year is None or p.year < f.year_from):
+            return False
+        if f.year_to is not None and (p.year is None or p.year > f.year_to):
+            return False
+        return f.author is None or f.author.lower() in [a.lower() for a in p.authors]
+
+    found = [p for p in papers if keep(p)]
+    return [
+        p.paper_id for p in sorted(found, key=lambda p: (p.year or 0, p.date or "", p.paper_id))
+    ]
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        RecordFilter(year_from=2022, year_to=2022),
+        RecordFilter(year_from=2023),
+        RecordFilter(year_to=2021, author="AUTHOR 3"),
+        RecordFilter(author="author 5"),
+        RecordFilter(author="author"),  # a part of a name is no name
+        RecordFilter(),
+    ],
+)
+def test_record_filters_equal_filtering_every_live_record(tmp_path: Path, f: RecordFilter) -> None:
+    state, _ = _segmented(tmp_path)
+    papers = state.papers()  # live papers only: the state has deletions in two segments
+    assert len(papers) == 225
+    got = select_ids(state, f)
+    assert got == _expected(papers, f)
+    if f.author == "author":
+        assert got == []
+
+
+def test_author_lookup_finds_whole_names_of_live_papers_only(tmp_path: Path) -> None:
+    state, _ = _segmented(tmp_path)
+    live = {a for p in state.papers() for a in p.authors}
+    found = author_names(state, ["author 3", "Author 6", "author", "author 33", "nobody"])
+    assert found == {n.lower(): n for n in ("Author 3", "Author 6") if n in live}
+    assert set(found) == {"author 3", "author 6"}
+
+
+def test_a_question_names_its_author_from_the_lookup() -> None:
+    spans = name_spans("Which papers were written by J. Smith and Liwei Jiang since 2023?")
+    assert "j. smith" in spans and "liwei jiang" in spans
+    assert not any(s.split()[0] in ("which", "by", "since") for s in spans)
+    query = parse("Which papers were written by Liwei Jiang since 2023?", lambda w: {
+        n: "Liwei Jiang" for n in w if n == "liwei jiang"})  # fmt: skip
+    assert query is not None and query.author == "Liwei Jiang" and query.year_from == 2023
+    # the longest name the records know wins over a part of it
+    lookup = records_lookup([])
+    assert parse("papers by Liwei Jiang", lookup) is None  # no such author: no filter at all
+
+
+def test_resolving_by_titles_equals_resolving_over_records(seed_index: Any) -> None:
+    papers = seed_index.papers()
+    rows = titles(seed_index._search_state())
+    assert [r.paper_id for r in rows] == [p.paper_id for p in papers]
+    for ref in ("X-Teaming", "2504.13203", "wildguard", "the PolyGuard paper", "safety", "zzz"):
+        expected = [p.paper_id for p in resolve_reference(ref, papers)]
+        assert [t.paper_id for t in resolve_reference(ref, rows)] == expected, ref
+        assert [p.paper_id for p in seed_index.resolve(ref)] == expected, ref
+
+
+def test_a_list_longer_than_the_answer_is_listed_in_part_and_succeeds(tmp_path: Path) -> None:
+    rows = [
+        {
+            "title": f"Study number {i} of lexical drift in archive {i}",
+            "abstract": f"We measure lexical drift in archive {i} over {i + 3} decades.",
+            "authors": ["Ana Lima", f"Bo Chen {i}"],
+            "year": 2020,
+            "arxiv_id": f"2001.{i:05d}",
+        }
+        for i in range(120)
+    ]
+    corpus = tmp_path / "many.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    home = tmp_path / "home"
+
+    def ra(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "shells.cli", *args],
+            cwd=REPO,
+            env=clean_env(home),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    assert ra("ingest", str(corpus)).returncode == 0
+    done = ra("ask", "Which papers were published in 2020?", "--json")
+    assert done.returncode == 0, done.stderr  # a partial list that says so is a full answer
+    data = json.loads(done.stdout)
+    assert not data["incomplete"] and data["finish_reason"] == "stop"
+    cited = [c["paper_id"] for c in data["citations"]]
+    shown = len(cited)
+    assert 10 < shown < 120
+    assert data["answer"].startswith(
+        f"The collection has 120 papers published in 2020 (the first {shown}, oldest first, "
+        "are listed; a narrower question (an author or a topic) lists the others):"
+    )
+    assert data["answer"].count("\n- ") == shown
+    ids = sorted(f"2001.{i:05d}" for i in range(120))  # same year and date: by id
+    assert sorted(cited) == ids[:shown]
+    by_author = ra("ask", "How many papers are by Ana Lima?", "--json")
+    assert by_author.returncode == 0, by_author.stderr
+    assert json.loads(by_author.stdout)["answer"].startswith(
+        "The collection has 120 papers with Ana Lima among the listed authors"
+    )
