@@ -9,10 +9,9 @@ are in most of them and would weigh least.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from assistant.revision_cache import RevisionCache
 from assistant.text import clean_text, terms
 
 
@@ -34,21 +33,14 @@ class TermStats:
                 df[term] = df.get(term, 0) + 1
         return cls(df, n)
 
-    def idf(self, term: str) -> float:
-        """Smoothed IDF; a term no paper has gets the highest value."""
-        return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))
-
     def weights(self, text: str) -> dict[str, float]:
         """IDF of each content term of `text` (empty for an empty collection)."""
-        if self.n == 0:
-            return {}
-        return {t: round(self.idf(t), 6) for t in sorted(set(terms(text)))}
+        return term_weights(text, self.n, lambda t: self.df.get(t, 0))
 
 
-def term_stats_cache() -> RevisionCache[TermStats]:
-    """A per-revision cache of `TermStats` (saved as JSON, see `assistant.revision_cache`)."""
-    return RevisionCache(
-        "term-stats",
-        encode=lambda s: {"n": s.n, "df": s.df},
-        decode=lambda d: TermStats({str(k): int(v) for k, v in d["df"].items()}, int(d["n"])),
-    )
+def term_weights(text: str, n: int, df: Callable[[str], int]) -> dict[str, float]:
+    """Smoothed IDF, rounded, of each content term of `text` over `n` papers of which
+    `df(term)` contain it; a term no paper has gets the highest value."""
+    if n == 0:
+        return {}
+    return {t: round(math.log((n + 1) / (df(t) + 0.5)), 6) for t in sorted(set(terms(text)))}

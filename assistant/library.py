@@ -18,6 +18,7 @@ from retrieval.errors import RetrievalError
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from assistant.collection_stats import CollectionStats
     from retrieval.index import (
         CheckReport,
         IndexStatus,
@@ -36,6 +37,7 @@ class LibraryAPI:
     settings: Settings
     _index: PaperIndex | None
     _lock: threading.RLock
+    _stats: tuple[str, CollectionStats] | None = None
 
     @property
     def index(self) -> PaperIndex:
@@ -76,9 +78,25 @@ class LibraryAPI:
         if missing:
             raise AssistantError(f"no such file or folder: {', '.join(missing)}", kind="io")
         with self._index_errors():
-            return self.index.ingest(
+            report = self.index.ingest(
                 list(paths) if paths else None, progress=progress, reindex=reindex, notice=notice
             )
+            self.collection_stats()  # new segments' answer statistics, now, not at the first ask
+            return report
+
+    def collection_stats(self) -> CollectionStats:
+        """Collection-wide values for answers (term weights, paper names) of the served
+        revision, kept while it is served (`assistant.collection_stats`)."""
+        from assistant.collection_stats import open_stats
+
+        token = self.index.change_token()
+        with self._lock:
+            kept = self._stats
+            if kept is None or kept[0] != token:
+                folder = self.settings.home / "cache" / "assistant" / self.index.config.collection
+                kept = (token, open_stats(self.index, folder))
+                self._stats = kept
+            return kept[1]
 
     def index_status(self) -> IndexStatus:
         """Complete, or why not (an ingest running or interrupted, a damaged store)."""

@@ -11,10 +11,8 @@ Self-RedTeam), so comparisons resolve the sides they name here, over the whole c
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-from assistant.revision_cache import RevisionCache
 
 # A verb by which authors introduce what they made; the names right after it are its names.
 _INTRODUCE = re.compile(
@@ -117,32 +115,39 @@ def introduced_names(abstract: str) -> list[str]:
     return found
 
 
+def paper_names(title: str, abstract: str, *, introduced: bool = True) -> list[tuple[int, str]]:
+    """The name keys a paper goes by, as (table, key): table 0 for its title's names, 1 for
+    the names its abstract introduces (`introduced`), which may be a dataset or a model."""
+    intro = introduced_names(abstract) if introduced else []
+    out: list[tuple[int, str]] = []
+    for table, names in ((0, title_names(title)), (1, intro)):
+        for name in names:
+            k = key(name)
+            if len(k) >= 2 and k not in GENERIC_NAMES and (table, k) not in out:
+                out.append((table, k))
+    return out
+
+
 @dataclass(frozen=True)
 class NameTable:
-    """Name key -> the ids of papers going by it; title names win over introduced ones."""
+    """Name key -> the ids of papers going by it; title names win over introduced ones.
+    The tables may be dicts or lazy mappings over a store (`assistant.collection_stats`)."""
 
-    by_title: dict[str, tuple[str, ...]]
-    by_intro: dict[str, tuple[str, ...]]
+    by_title: Mapping[str, tuple[str, ...]]
+    by_intro: Mapping[str, tuple[str, ...]]
 
     @classmethod
     def build(cls, papers: Iterable[tuple[str, str, str]], *, introduced: bool = True) -> NameTable:
         """From (paper id, title, abstract) triples (`introduced`: also the names the
         abstracts introduce, which may be a dataset or model rather than the paper)."""
-        by_title: dict[str, list[str]] = {}
-        by_intro: dict[str, list[str]] = {}
+        tables: tuple[dict[str, list[str]], dict[str, list[str]]] = ({}, {})
         for paper_id, title, abstract in papers:
-            intro = introduced_names(abstract) if introduced else []
-            pairs = ((by_title, title_names(title)), (by_intro, intro))
-            for table, names in pairs:
-                for name in names:
-                    k = key(name)
-                    if len(k) < 2 or k in GENERIC_NAMES:
-                        continue
-                    if paper_id not in table.setdefault(k, []):
-                        table[k].append(paper_id)
-        return cls(
-            {k: tuple(v) for k, v in by_title.items()}, {k: tuple(v) for k, v in by_intro.items()}
-        )
+            for table, k in paper_names(title, abstract, introduced=introduced):
+                ids = tables[table].setdefault(k, [])
+                if paper_id not in ids:
+                    ids.append(paper_id)
+        by_title, by_intro = ({k: tuple(v) for k, v in t.items()} for t in tables)
+        return cls(by_title, by_intro)
 
     def lookup(self, name: str) -> str | None:
         """The one paper going by `name` (its title first, else its abstract), or None."""
@@ -174,15 +179,3 @@ class NameTable:
                     if all(paper_id != f for f, _ in found):
                         found.append((paper_id, span))
         return found
-
-
-def name_table_cache() -> RevisionCache[NameTable]:
-    """A per-revision cache of the collection's `NameTable` (saved as JSON)."""
-    return RevisionCache(
-        "names",
-        encode=lambda t: {"title": t.by_title, "intro": t.by_intro},
-        decode=lambda d: NameTable(
-            {k: tuple(v) for k, v in d["title"].items()},
-            {k: tuple(v) for k, v in d["intro"].items()},
-        ),
-    )

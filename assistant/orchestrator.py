@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from assistant import prompts
 from assistant.answer import Answer, SourceGiven, SupportVerdict, Usage
@@ -39,7 +39,6 @@ from assistant.sources import (
     candidate,
     fit_listing,
     listing_sources,
-    name_rows,
     search_sources,
 )
 from assistant.support import is_abstention, model_judge, sentence_verdicts
@@ -71,11 +70,6 @@ class Assistant(LibraryAPI, ConversationsAPI):
         self._model = model
         self._history = history
         self._lock = threading.RLock()
-        from assistant.collection_terms import term_stats_cache  # (kept off the import block)
-        from assistant.names import name_table_cache
-
-        self._term_stats = term_stats_cache()
-        self._names = name_table_cache()
 
     # ------------------------------------------------------------ lazy parts
 
@@ -397,32 +391,14 @@ class Assistant(LibraryAPI, ConversationsAPI):
 
     def _candidates(self, query: str, k: int | None) -> list[SourceGiven]:
         """Search hits as source candidates, papers the question names first."""
-        from assistant.names import NameTable
-
         with self._index_errors():
-            table = self._names.get(
-                self.index.change_token(),
-                lambda: NameTable.build(name_rows(self.index)),
-                **self._saved(),
-            )
+            table = self.collection_stats().names()
             return search_sources(self.index, query, max(1, k or self.settings.top_k), table)
 
     def _term_weights(self, question: str) -> dict[str, float]:
-        """IDF over the whole collection of the question's terms (cached per revision)."""
-        from assistant.collection_terms import TermStats
-
+        """IDF over the whole collection of the question's terms."""
         with self._index_errors():
-            stats = self._term_stats.get(
-                self.index.change_token(),
-                lambda: TermStats.build(f"{p.title} {p.abstract}" for p in self.index.papers()),
-                **self._saved(),
-            )
-        return stats.weights(question)
-
-    def _saved(self) -> dict[str, Any]:
-        """Where collection-wide values are saved, by the index's content revision."""
-        folder = self.settings.home / "cache" / "assistant" / self.index.config.collection
-        return {"folder": folder, "revision": self.index.revision}
+            return self.collection_stats().weights(question)
 
     def _verdicts(self, model: ChatModel, text: str, built: BuiltPrompt) -> list[SupportVerdict]:
         """A support verdict per sentence: the judge prompt with a real model, else lexical."""

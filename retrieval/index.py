@@ -333,6 +333,18 @@ class PaperIndex:
         papers = state.papers_by_id([t.paper_id for t in found])
         return [papers[t.paper_id] for t in found if t.paper_id in papers]
 
+    def segment_layout(self) -> list[tuple[str, frozenset[int]]]:
+        """The served state's segments: (name, positions of papers deleted from it). A
+        segment's content never changes, so values derived from it can be kept by name."""
+        return self._search_state().layout()
+
+    def segment_papers(
+        self, name: str, positions: Sequence[int] | None = None
+    ) -> Iterator[tuple[int, Paper]]:
+        """(position, paper) of a segment's papers, deleted ones included (see
+        `segment_layout`); all of them, or those at `positions`."""
+        return self._search_state().segment_papers(name, positions)
+
     def select_ids(self, record_filter: RecordFilter) -> list[str]:
         """Ids of every paper meeting the filter, oldest first (`retrieval.records`)."""
         from retrieval.records import select_ids

@@ -192,6 +192,27 @@ class SearchState:
             streams.append([(r[1], r[2], i, r[0], r[3:]) for r in itertools.islice(live, limit)])
         return [r[4] for r in itertools.islice(heapq.merge(*streams), limit)]
 
+    def layout(self) -> list[tuple[str, frozenset[int]]]:
+        """Each segment's name (its content never changes) with the positions of its
+        papers deleted in this revision."""
+        return [(seg.name, frozenset(d)) for seg, d in zip(self.segments, self.dead_papers,
+                                                           strict=True)]  # fmt: skip
+
+    def segment_papers(
+        self, name: str, positions: Sequence[int] | None = None, batch: int = 5000
+    ) -> Iterator[tuple[int, Paper]]:
+        """(position, paper) of the papers a segment holds, deleted ones included (all, or
+        those at `positions`), read in batches."""
+        seg = next(s for s in self.segments if s.name == name)
+        if positions is not None:
+            rows = seg.query_in("SELECT pos, json FROM papers WHERE pos IN ({})", list(positions))
+            yield from ((int(r[0]), Paper.model_validate_json(r[1])) for r in rows)
+            return
+        for start in range(0, seg.n_papers, batch):
+            sql = "SELECT pos, json FROM papers WHERE pos >= ? AND pos < ? ORDER BY pos"
+            for pos, text in seg.query(sql, (start, start + batch)):
+                yield int(pos), Paper.model_validate_json(text)
+
     def paper_rows(self, paper_ids: Sequence[str], columns: str) -> dict[str, tuple[Any, ...]]:
         """Live papers by id: (segment index, pos, *columns)."""
         found: dict[str, tuple[Any, ...]] = {}
