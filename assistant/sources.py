@@ -118,19 +118,28 @@ def fit_listing(candidates: list[SourceGiven], answer_tokens: int) -> list[Sourc
 LISTING_MAX = 1000  # records read for one list answer (the answer's room holds far fewer)
 
 
-def listing_sources(index: PaperIndex, question: str) -> tuple[list[SourceGiven], Listing] | None:
+def listing_sources(
+    index: PaperIndex, question: str, table: NameTable | None = None
+) -> tuple[list[SourceGiven], Listing] | None:
     """Every record a list/metadata question asks for, oldest first (None for others).
 
     The index answers the filters from its paper table; only the records listed are read
-    (all those that match, when the question also names a topic to narrow them by)."""
+    (all those that match, when the question also names a topic to narrow them by). A
+    paper asked about by its name is found in the collection's `table` when it is there,
+    else by resolving the reference over the titles."""
     from retrieval.records import RecordFilter
 
     query = metadata.parse(question, index.author_names)
     if query is None:
         return None
     if query.kind == "record":
-        found = index.resolve(query.ref or "")
-        named = [p for p in found if names(p, query.ref or "")]
+        ref = query.ref or ""
+        known = table.lookup(ref) if table is not None else None
+        paper = index.get(known) if known else None
+        if paper is not None and names(paper, ref):
+            return [candidate(paper, None, None)], Listing(query=query, total=1)
+        found = index.resolve(ref)
+        named = [p for p in found if names(p, ref)]
         if len(named) != 1 and len(found) != 1:
             return None
         paper = named[0] if len(named) == 1 else found[0]
