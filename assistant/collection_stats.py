@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 # Bump when `terms`, `paper_names` or what they read changes: saved values are then stale.
 STATS_VERSION = 1
+NOTICE_PAPERS = 20_000  # below this, preparing takes a few seconds at most: say nothing
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, papers INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS df (segment TEXT NOT NULL, term TEXT NOT NULL, n INTEGER NOT NULL,
@@ -58,20 +59,24 @@ class CollectionStats:
         self._lock = threading.Lock()
         self._index = index
         self.layout = index.segment_layout()
-        self._dead = {name: dead for name, dead in self.layout if dead}
+        self._dead = {seg.name: seg.dead for seg in self.layout if seg.dead}
         self._dead_df: Counter[str] | None = None
         self.n = 0
 
     # ----- preparing -----
 
-    def prepare(self) -> None:
-        """Compute and save the segments not saved yet; forget the ones gone."""
-        names = [name for name, _ in self.layout]
+    def prepare(self, notice: Callable[[str], None] | None = None) -> None:
+        """Compute and save the segments not saved yet (`notice` hears one line first when
+        they hold many papers); forget the ones gone."""
+        names = [seg.name for seg in self.layout]
         with self._lock:
             have = {r[0] for r in self._conn.execute("SELECT name FROM segments")}
-        for name in names:
-            if name not in have:
-                self._save_segment(name)
+        todo = [seg for seg in self.layout if seg.name not in have]
+        papers = sum(seg.papers for seg in todo)
+        if notice is not None and papers >= NOTICE_PAPERS:
+            notice(f"preparing the answer statistics of {papers:,} papers…")
+        for seg in todo:
+            self._save_segment(seg.name)
         with self._lock, self._conn:
             gone = sorted(have - set(names))
             for name in gone:
@@ -114,7 +119,7 @@ class CollectionStats:
 
     def df(self, term: str) -> int:
         """How many live papers contain `term`."""
-        names = [name for name, _ in self.layout]
+        names = [seg.name for seg in self.layout]
         marks = ",".join("?" * len(names))
         sql = f"SELECT coalesce(sum(n), 0) FROM df WHERE term = ? AND segment IN ({marks})"
         with self._lock:
@@ -133,7 +138,7 @@ class CollectionStats:
 
     def papers_named(self, k: str, kind: int) -> tuple[str, ...]:
         """Ids of the live papers going by name key `k` (0: title names, 1: introduced)."""
-        live = {name for name, _ in self.layout}
+        live = {seg.name for seg in self.layout}
         sql = "SELECT segment, pos, paper_id FROM names WHERE key = ? AND kind = ?"
         with self._lock:
             rows = self._conn.execute(sql, (k, kind)).fetchall()
@@ -192,13 +197,15 @@ def _connect(path: Path, retry: bool = True) -> sqlite3.Connection:
     return conn
 
 
-def open_stats(index: PaperIndex, folder: Path) -> CollectionStats:
+def open_stats(
+    index: PaperIndex, folder: Path, notice: Callable[[str], None] | None = None
+) -> CollectionStats:
     """The values of the index's served revision, computing the segments not saved yet."""
     stats = CollectionStats(_connect(stats_path(folder)), index)
     try:
-        stats.prepare()
+        stats.prepare(notice)
     except sqlite3.DatabaseError:  # a damaged file: start it again
         stats_path(folder).unlink(missing_ok=True)
         stats = CollectionStats(_connect(stats_path(folder)), index)
-        stats.prepare()
+        stats.prepare(notice)
     return stats

@@ -81,10 +81,10 @@ class LibraryAPI:
             report = self.index.ingest(
                 list(paths) if paths else None, progress=progress, reindex=reindex, notice=notice
             )
-            self.collection_stats()  # new segments' answer statistics, now, not at the first ask
+            self.collection_stats(notice)  # new segments' statistics now, not at the first ask
             return report
 
-    def collection_stats(self) -> CollectionStats:
+    def collection_stats(self, notice: Callable[[str], None] | None = None) -> CollectionStats:
         """Collection-wide values for answers (term weights, paper names) of the served
         revision, kept while it is served (`assistant.collection_stats`)."""
         from assistant.collection_stats import open_stats
@@ -94,7 +94,7 @@ class LibraryAPI:
             kept = self._stats
             if kept is None or kept[0] != token:
                 folder = self.settings.home / "cache" / "assistant" / self.index.config.collection
-                kept = (token, open_stats(self.index, folder))
+                kept = (token, open_stats(self.index, folder, notice))
                 self._stats = kept
             return kept[1]
 

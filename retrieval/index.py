@@ -19,7 +19,7 @@ from retrieval.integrity import IndexStatus, StoreFacts, disagreement, store_fac
 from retrieval.manifest import Manifest, ManifestFile
 from retrieval.models import Paper, SearchHit
 from retrieval.search import hybrid_search, load_or_build
-from retrieval.state import SearchState
+from retrieval.state import SearchState, SegmentInfo
 from retrieval.store import ChunkStore, damaged_error
 
 if TYPE_CHECKING:
@@ -333,8 +333,8 @@ class PaperIndex:
         papers = state.papers_by_id([t.paper_id for t in found])
         return [papers[t.paper_id] for t in found if t.paper_id in papers]
 
-    def segment_layout(self) -> list[tuple[str, frozenset[int]]]:
-        """The served state's segments: (name, positions of papers deleted from it). A
+    def segment_layout(self) -> list[SegmentInfo]:
+        """The served state's segments (name, size, positions of papers deleted from it). A
         segment's content never changes, so values derived from it can be kept by name."""
         return self._search_state().layout()
 

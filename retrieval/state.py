@@ -35,6 +35,14 @@ if TYPE_CHECKING:
 MOD = 2**128
 
 
+class SegmentInfo(NamedTuple):
+    """A segment of a revision: its name, how many papers it holds, which are deleted."""
+
+    name: str
+    papers: int
+    dead: frozenset[int]
+
+
 class OldChunk(NamedTuple):
     """A live chunk of a state, as the writer needs it."""
 
@@ -192,11 +200,11 @@ class SearchState:
             streams.append([(r[1], r[2], i, r[0], r[3:]) for r in itertools.islice(live, limit)])
         return [r[4] for r in itertools.islice(heapq.merge(*streams), limit)]
 
-    def layout(self) -> list[tuple[str, frozenset[int]]]:
-        """Each segment's name (its content never changes) with the positions of its
+    def layout(self) -> list[SegmentInfo]:
+        """Each segment's name (its content never changes), size, and the positions of its
         papers deleted in this revision."""
-        return [(seg.name, frozenset(d)) for seg, d in zip(self.segments, self.dead_papers,
-                                                           strict=True)]  # fmt: skip
+        return [SegmentInfo(seg.name, seg.n_papers, frozenset(d))
+                for seg, d in zip(self.segments, self.dead_papers, strict=True)]  # fmt: skip
 
     def segment_papers(
         self, name: str, positions: Sequence[int] | None = None, batch: int = 5000

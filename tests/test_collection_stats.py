@@ -80,7 +80,7 @@ def test_values_equal_building_from_every_live_record(settings: Settings, tmp_pa
     _assert_equal_to_every_record(settings)
     _ingest(settings, extra, changed=True)  # one paper changed, one removed: tombstones
     index = PaperIndex(settings.retrieval())
-    assert any(dead for _, dead in index.segment_layout())
+    assert any(seg.dead for seg in index.segment_layout())
     _assert_equal_to_every_record(settings)
     table = Assistant(settings).collection_stats().names()
     assert table.lookup("MarsuGuard") is not None and table.lookup("wombat") is None
