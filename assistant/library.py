@@ -6,6 +6,8 @@ layer's message and hint, so the shells catch one root per layer.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,7 +39,7 @@ class LibraryAPI:
     settings: Settings
     _index: PaperIndex | None
     _lock: threading.RLock
-    _stats: tuple[str, CollectionStats] | None = None
+    _stats: tuple[tuple[tuple[str, frozenset[int]], ...], CollectionStats] | None = None
 
     @property
     def index(self) -> PaperIndex:
@@ -81,20 +83,23 @@ class LibraryAPI:
             report = self.index.ingest(
                 list(paths) if paths else None, progress=progress, reindex=reindex, notice=notice
             )
-            self.collection_stats(notice)  # new segments' statistics now, not at the first ask
+            with contextlib.suppress(OSError, sqlite3.Error):  # else computed at the first ask
+                self.collection_stats(notice, prune=True)
             return report
 
-    def collection_stats(self, notice: Callable[[str], None] | None = None) -> CollectionStats:
+    def collection_stats(
+        self, notice: Callable[[str], None] | None = None, *, prune: bool = False
+    ) -> CollectionStats:
         """Collection-wide values for answers (term weights, paper names) of the served
-        revision, kept while it is served (`assistant.collection_stats`)."""
+        revision (`assistant.collection_stats`), kept while that revision is served."""
         from assistant.collection_stats import open_stats
 
-        token = self.index.change_token()
-        with self._lock:
+        with self._lock, self.index.pinned():
+            layout = tuple((seg.name, seg.dead) for seg in self.index.segment_layout())
             kept = self._stats
-            if kept is None or kept[0] != token:
+            if kept is None or kept[0] != layout or prune:
                 folder = self.settings.home / "cache" / "assistant" / self.index.config.collection
-                kept = (token, open_stats(self.index, folder, notice))
+                kept = (layout, open_stats(self.index, folder, notice, prune=prune))
                 self._stats = kept
             return kept[1]
 

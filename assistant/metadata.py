@@ -125,29 +125,40 @@ _NOT_NAME = frozenset(
     "years their his her other else more also".split()
 )
 _EDGE = "?!.,;:()[]\"'“”‘’"
-MAX_NAME_WORDS = 5
+MAX_NAME_WORDS = 6
+MAX_SPANS = 400  # a very long question: its first runs only
 
 # Given candidate names (lower case), which are some record's author: lower -> as written.
 AuthorLookup = Callable[[list[str]], dict[str, str]]
 
 
 def name_spans(text: str) -> list[str]:
-    """Runs of 1-5 words of `text` (lower case) that could be a person's name: no framing
-    word at either end, no digits; punctuation around the run is dropped (inside it kept,
-    as in "J. Smith")."""
-    raw = text.lower().split()
+    """Runs of 1-6 words of `text` (lower case) that could be a person's name: no digits,
+    no framing word at either end unless capitalized inside the question ("papers by
+    Minh Do"), a single word only when capitalized; possessives and slashes are undone
+    ("Choi's", "Smith/Jones"), punctuation around a run is dropped (inside it kept, as in
+    "J. Smith")."""
+    text = re.sub(r"(\w)['’]s\b", r"\1", text.replace("/", " "))
+    raw = text.split()
     bare = [w.strip(_EDGE) for w in raw]
+
+    def edge(i: int) -> bool:
+        word = bare[i]
+        if not word or any(ch.isdigit() for ch in word):
+            return False
+        return word.lower() not in _NOT_NAME or (i > 0 and word[0].isupper())
+
     out: list[str] = []
-    for i, first in enumerate(bare):
-        if not first or first in _NOT_NAME or any(ch.isdigit() for ch in first):
+    for i in range(len(raw)):
+        if not edge(i):
             continue
         for j in range(i, min(i + MAX_NAME_WORDS, len(raw))):
             if not bare[j] or any(ch.isdigit() for ch in bare[j]):
                 break
-            if bare[j] not in _NOT_NAME:
-                run = " ".join(raw[i : j + 1])
+            if edge(j) and (j > i or bare[i][0].isupper()):  # one word: only a capitalized one
+                run = " ".join(raw[i : j + 1]).lower()
                 out += [run.strip(_EDGE), run.strip(_EDGE.replace(".", ""))]
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(out))[:MAX_SPANS]
 
 
 def records_lookup(papers: Sequence[Paper]) -> AuthorLookup:

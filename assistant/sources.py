@@ -9,7 +9,7 @@ from assistant import metadata
 from assistant.answer import SourceGiven
 from assistant.messages import Listing
 from assistant.names import NameTable
-from assistant.text import clean_text, sentences, short_title
+from assistant.text import clean_text, sentences, short_title, terms
 
 if TYPE_CHECKING:
     from retrieval.index import PaperIndex
@@ -116,6 +116,7 @@ def fit_listing(candidates: list[SourceGiven], answer_tokens: int) -> list[Sourc
 
 
 LISTING_MAX = 1000  # records read for one list answer (the answer's room holds far fewer)
+TOPIC_BATCH = 2000  # records read at a time to check a list's topic words
 
 
 def listing_sources(
@@ -153,14 +154,45 @@ def listing_sources(
     )
     ids = index.select_ids(record_filter)
     if query.topic:
-        matched = metadata.select(query, _in_order(index, ids))
+        total, matched = _on_topic(index, query, ids)
     else:
-        matched = _in_order(index, ids[:LISTING_MAX])
-    total = len(matched) if query.topic else len(ids)
-    listed = [brief(candidate(p, None, None)) for p in matched[:LISTING_MAX]]
+        total, matched = len(ids), _in_order(index, ids[:LISTING_MAX])
+    listed = [brief(candidate(p, None, None)) for p in matched]
     return listed, Listing(query=query, total=total)
 
 
 def _in_order(index: PaperIndex, ids: list[str]) -> list[Paper]:
     found = index.papers_by_id(ids)
     return [found[i] for i in ids if i in found]
+
+
+def _batches(index: PaperIndex, ids: list[str]) -> Iterator[list[Paper]]:
+    for start in range(0, len(ids), TOPIC_BATCH):
+        yield _in_order(index, ids[start : start + TOPIC_BATCH])
+
+
+def _on_topic(
+    index: PaperIndex, query: metadata.MetadataQuery, ids: list[str]
+) -> tuple[int, list[Paper]]:
+    """(how many, the first `LISTING_MAX`) of the records `ids` (oldest first) on the
+    question's topic, as `metadata.select` decides, reading them in batches: a topic word
+    no record has frames the question and is dropped first."""
+    wanted = set(query.topic)
+    present: set[str] = set()
+    for batch in _batches(index, ids):
+        for paper in batch:
+            present |= wanted & set(terms(f"{paper.title} {paper.abstract}"))
+        if present == wanted:
+            break
+    query.topic = [t for t in query.topic if t in present]
+    if not query.topic:
+        return len(ids), _in_order(index, ids[:LISTING_MAX])
+    total = 0
+    kept: list[Paper] = []
+    for batch in _batches(index, ids):
+        for paper in batch:
+            if metadata.on_topic(query, paper):
+                total += 1
+                if len(kept) < LISTING_MAX:
+                    kept.append(paper)
+    return total, kept

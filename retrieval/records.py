@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from retrieval.state import SearchState
 
 
+_LINES = "(char(10) || authors || char(10))"  # the author column, one whole name per line
+_GROUP = 100  # names tried in one scan of the column
+
+
 @dataclass(frozen=True)
 class RecordFilter:
     """Record filters; `author` is a whole name (any case), never a part of one."""
@@ -44,8 +48,8 @@ def _where(f: RecordFilter) -> tuple[str, list[Any]]:
         clauses.append("year IS NOT NULL AND year <= ?")
         args.append(f.year_to)
     if f.author is not None:
-        clauses.append("instr(authors, ?) > 0")  # narrowed to whole names below
-        args.append(f.author.strip().lower())
+        clauses.append(f"instr({_LINES}, ?) > 0")  # a whole name (checked again below)
+        args.append(f"\n{f.author.strip().lower()}\n")
     if f.has_code is not None:
         clauses.append("coalesce(json_extract(json, '$.has_code'), 0) = ?")
         args.append(int(f.has_code))
@@ -74,18 +78,22 @@ def author_names(state: SearchState, candidates: Iterable[str]) -> dict[str, str
     """Which `candidates` are some live paper's author (a whole name, any case): each found
     candidate (lower case) -> the name as the first record listing it writes it."""
     wanted = sorted({c.strip().lower() for c in candidates if c.strip()})
-    if not wanted:
-        return {}
-    where = " OR ".join("instr(authors, ?) > 0" for _ in wanted)
-    lines = {a.strip() for (authors,) in state.paper_columns("authors", where, wanted)
-             for a in authors.split("\n")}  # fmt: skip
+    found: set[str] = set()
+    for start in range(0, len(wanted), _GROUP):
+        group = wanted[start : start + _GROUP]
+        # a name of several words is rarely part of another: the plain column is scanned
+        # for it (cheaper), one word is matched as a whole line (else "li" pulls in "li wei")
+        where = " OR ".join(
+            "instr(authors, ?) > 0" if " " in w else f"instr({_LINES}, ?) > 0" for w in group
+        )
+        args = [w if " " in w else f"\n{w}\n" for w in group]
+        for (authors,) in state.paper_columns("authors", where, args):
+            found.update(a.strip() for a in authors.split("\n"))
     out: dict[str, str] = {}
-    for name in (w for w in wanted if w in lines):
-        for (text,) in state.paper_columns("json", "instr(authors, ?) > 0", [name], limit=50):
-            written = _written(text, name)
-            if written:
-                out[name] = written
-                break
+    for name in (w for w in wanted if w in found):
+        rows = state.paper_columns("json", f"instr({_LINES}, ?) > 0", [f"\n{name}\n"], limit=1)
+        written = _written(rows[0][0], name) if rows else None
+        out[name] = written or name
     return out
 
 

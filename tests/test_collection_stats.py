@@ -4,8 +4,10 @@ ingest computes only its new segments, and a new process reads no record for the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,11 @@ def test_values_equal_building_from_every_live_record(settings: Settings, tmp_pa
     _assert_equal_to_every_record(settings)
     table = Assistant(settings).collection_stats().names()
     assert table.lookup("MarsuGuard") is not None and table.lookup("wombat") is None
+    fresh = PaperIndex(settings.retrieval())  # a new process: the deleted papers' counts
+    read: list[int] = []  # were saved by the ingest, not read again
+    real = fresh.segment_papers
+    fresh.segment_papers = lambda *a: read.append(1) or real(*a)  # type: ignore[method-assign]
+    assert Assistant(settings, index=fresh).collection_stats().weights("quokka") and read == []
 
 
 def test_an_ingest_computes_only_its_new_segments(
@@ -124,4 +131,20 @@ def test_a_new_process_reads_no_record_and_a_damaged_file_is_rebuilt(
         "What is SafetyAnalyst?"
     )
     assert rebuilt.answer == first.answer
-    assert path.read_bytes().startswith(b"SQLite format 3")
+    with contextlib.closing(sqlite3.connect(path)) as conn:  # a database again, filled
+        assert conn.execute("SELECT count(*) FROM segments").fetchone()[0] >= 1
+
+
+def test_an_ingest_during_a_turn_leaves_every_reader_right(
+    settings: Settings, tmp_path: Path
+) -> None:
+    reader = Assistant(settings)
+    assert reader.collection_stats().n == 51
+    with reader.index.pinned():  # a turn in progress while another process ingests
+        _ingest(settings, tmp_path / "extra.jsonl", changed=False)
+        during = reader.collection_stats()
+        assert during.n == 51 and during.names().lookup("QuokkaLex") is None
+    after = reader.collection_stats()  # the next turn serves the new revision
+    assert after.n == 54 and after.names().lookup("QuokkaLex") is not None
+    fresh = Assistant(settings).collection_stats()  # and the file was not pruned by the reader
+    assert fresh.n == 54 and fresh.names().lookup("QuokkaLex") is not None

@@ -72,9 +72,22 @@ def test_a_question_names_its_author_from_the_lookup() -> None:
     query = parse("Which papers were written by Liwei Jiang since 2023?", lambda w: {
         n: "Liwei Jiang" for n in w if n == "liwei jiang"})  # fmt: skip
     assert query is not None and query.author == "Liwei Jiang" and query.year_from == 2023
-    # the longest name the records know wins over a part of it
     lookup = records_lookup([])
     assert parse("papers by Liwei Jiang", lookup) is None  # no such author: no filter at all
+    for question, name in [
+        ("Which of Yejin Choi’s papers were published in 2023?", "yejin choi"),
+        ("list papers by Minh Do", "minh do"),
+        ("papers by Bo An in 2024", "bo an"),
+        ("papers by Smith/Jones in 2020", "jones"),
+        ("papers by liwei jiang", "liwei jiang"),
+    ]:
+        assert name in name_spans(question), question
+
+
+def test_a_very_long_list_question_is_parsed(seed_index: Any) -> None:
+    question = "Which papers by " + " ".join(f"Word{i} Name" for i in range(400)) + " in 2024?"
+    query = parse(question, seed_index.author_names)
+    assert query is not None and query.author is None and query.year_from == 2024
 
 
 def test_resolving_by_titles_equals_resolving_over_records(seed_index: Any) -> None:
@@ -92,7 +105,7 @@ def test_a_list_longer_than_the_answer_is_listed_in_part_and_succeeds(tmp_path: 
         {
             "title": f"Study number {i} of lexical drift in archive {i}",
             "abstract": f"We measure lexical drift in archive {i} over {i + 3} decades.",
-            "authors": ["Ana Lima", f"Bo Chen {i}"],
+            "authors": ["Ana Lima", "Bo Liu" if i < 119 else "Bo Li"],
             "year": 2020,
             "arxiv_id": f"2001.{i:05d}",
         }
@@ -127,8 +140,29 @@ def test_a_list_longer_than_the_answer_is_listed_in_part_and_succeeds(tmp_path: 
     assert data["answer"].count("\n- ") == shown
     ids = sorted(f"2001.{i:05d}" for i in range(120))  # same year and date: by id
     assert sorted(cited) == ids[:shown]
+    only = json.loads(ra("ask", "Which papers are by Bo Li?", "--json").stdout)
+    assert only["answer"].startswith("The collection has 1 paper with Bo Li among the listed")
+    assert [c["paper_id"] for c in only["citations"]] == ["2001.00119"]  # not the 119 Bo Liu
     by_author = ra("ask", "How many papers are by Ana Lima?", "--json")
     assert by_author.returncode == 0, by_author.stderr
     assert json.loads(by_author.stdout)["answer"].startswith(
         "The collection has 120 papers with Ana Lima among the listed authors"
     )
+
+
+def test_a_list_with_a_topic_equals_selecting_over_every_record(seed_index: Any) -> None:
+    from assistant.metadata import select
+    from assistant.sources import listing_sources
+
+    papers = seed_index.papers()
+    for question in (
+        "Which papers from 2024 are about jailbreaks?",
+        "Which papers by Liwei Jiang study moral reasoning?",
+        "Which papers since 2023 release code for safety moderation?",
+        "Which papers from 2025 are about quokkas?",  # a word no record has frames it
+    ):
+        got = listing_sources(seed_index, question)
+        assert got is not None, question
+        expected = select(parse(question, papers), papers)  # type: ignore[arg-type]
+        assert [s.paper_id for s in got[0]] == [p.paper_id for p in expected], question
+        assert got[1].total == len(expected)
