@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -24,3 +26,15 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
     env.update({"RA_HOME": str(home), "RA_CONFIG": os.devnull})
     env.update(extra)
     return env
+
+
+def run_ra(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`ra ARGS` as a user runs it: a subprocess with `clean_env(home, **env)`."""
+    return subprocess.run(
+        [sys.executable, "-m", "shells.cli", *args],
+        cwd=Path(__file__).resolve().parents[1],
+        env=clean_env(home, **env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,8 @@ import pytest
 from assistant.metadata import name_spans, parse, records_lookup
 from retrieval.records import RecordFilter, author_names, select_ids, titles
 from retrieval.resolve import resolve_reference
-from tests.home_copy import clean_env
+from tests.home_copy import run_ra
 from tests.test_state_segments import _segmented
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _expected(papers: list[Any], f: RecordFilter) -> list[str]:
@@ -116,14 +113,7 @@ def test_a_list_longer_than_the_answer_is_listed_in_part_and_succeeds(tmp_path: 
     home = tmp_path / "home"
 
     def ra(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "shells.cli", *args],
-            cwd=REPO,
-            env=clean_env(home),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        return run_ra(home, *args)
 
     assert ra("ingest", str(corpus)).returncode == 0
     done = ra("ask", "Which papers were published in 2020?", "--json")
