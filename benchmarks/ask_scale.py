@@ -76,9 +76,11 @@ def main(argv: list[str] | None = None) -> None:
             ("list by year", "Which papers were published in 2016?"),
             ("list by author", f"Which papers are by {author}?"),
         ]
+        commands = [(label, ["ask", question, "--json"]) for label, question in questions]
+        commands.append(("ra summarize <title>", ["summarize", sample.title, "--json"]))
         rows = []
-        for label, question in questions:
-            run, rss = run_cli_rss(["ask", question, "--json"], home)
+        for label, args in commands:
+            run, rss = run_cli_rss(args, home)
             shown = ""
             if run.returncode == 0:
                 data = json.loads(run.stdout)
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
             run, rss = run_cli_rss(["ask", questions[0][1], "--json"], seeds)
             rows.append(["topical, over the 51 seeds", f"{run.seconds:.2f} s",
                          f"{rss / 2**20:,.0f} MB", f"exit {run.returncode}"])  # fmt: skip
-        print_table(["ra ask (new process)", "wall", "peak RSS", "result"], rows)
+        print_table(["one-shot command (new process)", "wall", "peak RSS", "result"], rows)
 
 
 if __name__ == "__main__":
