@@ -157,8 +157,12 @@ class LibraryAPI:
 
         Raises `PaperNotFound` with candidates when it names none or several.
         """
+        from assistant.sources import named_paper
+
         with self._index_errors():
-            matches = self.index.resolve(ref)
+            exact = self.index.get(ref.strip())
+            named = exact or named_paper(self.index, self.collection_stats().names(), ref)
+            matches = [named] if named is not None else self.index.resolve(ref)
         if len(matches) == 1:
             return matches[0]
         raise PaperNotFound(ref, matches[:5], ambiguous=bool(matches))

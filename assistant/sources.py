@@ -68,6 +68,15 @@ def names(paper: Paper, name: str) -> bool:
     return title == name or title.split(":")[0].strip() == name or title.startswith(name + ":")
 
 
+def named_paper(index: PaperIndex, table: NameTable, ref: str) -> Paper | None:
+    """The one paper whose title `ref` is (or starts, as its short name), found in the
+    collection's name table: what resolving `ref` over every title would give, without
+    reading them (None: not known there, resolve it)."""
+    known = table.lookup(ref)
+    paper = index.get(known) if known else None
+    return paper if paper is not None and names(paper, ref) else None
+
+
 def name_rows(index: PaperIndex) -> Iterator[tuple[str, str, str]]:
     """(paper id, title, abstract) of every indexed paper, as clean text, for a `NameTable`."""
     return ((p.paper_id, clean_text(p.title), clean_text(p.abstract or "")) for p in index.papers())
@@ -135,9 +144,8 @@ def listing_sources(
         return None
     if query.kind == "record":
         ref = query.ref or ""
-        known = table.lookup(ref) if table is not None else None
-        paper = index.get(known) if known else None
-        if paper is not None and names(paper, ref):
+        paper = named_paper(index, table, ref) if table is not None else None
+        if paper is not None:
             return [candidate(paper, None, None)], Listing(query=query, total=1)
         found = index.resolve(ref)
         named = [p for p in found if names(p, ref)]

@@ -156,3 +156,27 @@ def test_a_list_with_a_topic_equals_selecting_over_every_record(seed_index: Any)
         expected = select(parse(question, papers), papers)  # type: ignore[arg-type]
         assert [s.paper_id for s in got[0]] == [p.paper_id for p in expected], question
         assert got[1].total == len(expected)
+
+
+def test_a_paper_named_by_its_short_title_resolves_as_over_every_title(
+    seed_settings: Any, seed_index: Any
+) -> None:
+    from assistant.errors import PaperNotFound
+    from assistant.orchestrator import Assistant
+
+    bot = Assistant(seed_settings, index=seed_index)
+    checked = 0
+    for paper in seed_index.papers():
+        short = paper.title.split(":")[0].strip()
+        for ref in (short, paper.title, paper.paper_id):
+            expected = seed_index.resolve(ref)
+            try:
+                got = [bot.resolve_paper(ref).paper_id]
+            except PaperNotFound:
+                got = []
+            if len(expected) == 1:
+                checked += 1
+                assert got == [expected[0].paper_id], ref
+            else:
+                assert got == [], ref
+    assert checked > 100
