@@ -8,13 +8,14 @@ of a search); author names match exactly (a whole name from the records, not a s
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from assistant.text import GENERIC, terms
+from assistant.text import GENERIC, terms, words
 from retrieval.models import Paper
 
 Kind = Literal["list", "count", "record"]
@@ -23,16 +24,28 @@ _PAPERS = r"(papers?|works?|articles?|publications?|studies|entries|ones)"
 _LISTISH = re.compile(
     r"\b(which|what|list|show|name|give|find|any|all|every)\b[^?]*\b" + _PAPERS + r"\b"
     r"|\b(how many|number of|count)\s+(\w+\s+){0,3}?" + _PAPERS + r"\b"
-    r"|\b(papers?|works?|publications?)\s+(by|from|with|of|in|since|before|after)\b",
+    r"|\b(papers?|works?|publications?)\s+(by|from|with|of|in|since|before|after|between|"
+    r"until|during)\b"
+    r"|\w['’]s\s+(papers?|works?|articles?|publications?)\b"
+    r"|\b(papers?|works?|publications?)\s+(19|20)\d\d\b"
+    r"|\bwhat\s+(has|have|did)\b[^?]*\b(written|write|published|publish|authored|author)\b",
     re.IGNORECASE,
 )
+_ALL = re.compile(r"\b(all|every)\b", re.IGNORECASE)
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b", re.IGNORECASE)
 _YEAR = r"((?:19|20)\d\d)"
 _RANGE = re.compile(rf"\b(?:between|from)\s+{_YEAR}\s+(?:and|to|until|-|–)\s+{_YEAR}\b", re.I)
 _DASH_RANGE = re.compile(rf"\b{_YEAR}\s*(?:-|–|to)\s*{_YEAR}\b")
-_SINCE = re.compile(rf"\b(since|from|after|in or after|starting in|later than)\s+{_YEAR}\b", re.I)
+_SINCE = re.compile(
+    rf"\b(since|after|in or after|starting in|later than)\s+{_YEAR}\b"
+    rf"|\b(from|starting)\s+{_YEAR}\s+(?:on|onwards?|forward|and later|or later)\b"
+    rf"|\b(?P<plain>){_YEAR}\s+(?:onwards?|and later|or later)\b",
+    re.I,
+)
 _BEFORE = re.compile(rf"\b(before|until|up to|prior to|earlier than|by)\s+{_YEAR}\b", re.I)
 _IN_YEAR = re.compile(rf"\b{_YEAR}\b")
+# "in 2024 and 2025": two consecutive years (others are not one range)
+_TWO_YEARS = re.compile(rf"\b{_YEAR}\s*(?:,|and|or|&)\s*(?:in\s+)?{_YEAR}\b", re.I)
 _CODE = re.compile(
     r"\b(code|source code|open[- ]source[sd]?|github|implementation|repository|repo)\b", re.I
 )
@@ -70,7 +83,10 @@ _FRAME = frozenset(
         "source github implementation repository repo open-source available release releases "
         "category categories include includes including write writes other else more additional "
         "onward onwards among belong belongs belonging within listed their appear appears "
-        "arxiv field area"
+        "arxiv field area came coming out cover covers covered deal deals dealing discuss "
+        "discusses discussed concern concerns concerning talk talks know known tell see seen "
+        "mention mentions mentioned look looks exist exists present collected stored saved "
+        "library database got get please us me you"
     )
 )
 
@@ -89,6 +105,18 @@ class MetadataQuery(BaseModel):
     field: Literal["authors", "first_author", "year"] | None = None
     # Content words that remain once the filters are read ("papers on jailbreaks in 2024").
     topic: list[str] = Field(default_factory=list)
+    # The question's own words for `topic` (same order), and those of its words no record
+    # has (left out, and said so).
+    topic_words: list[str] = Field(default_factory=list)
+    ignored: list[str] = Field(default_factory=list)
+
+    def keep_topic(self, kept: Callable[[str], bool]) -> None:
+        """Keep the topic terms `kept` accepts; the others' words go to `ignored`."""
+        words = self.topic_words or self.topic
+        pairs = list(zip(self.topic, words, strict=False))
+        self.ignored += [w for t, w in pairs if not kept(t)]
+        self.topic = [t for t, _ in pairs if kept(t)]
+        self.topic_words = [w for t, w in pairs if kept(t)]
 
     def criteria(self) -> str:
         """The filters in words: "published in 2021, by Liwei Jiang, with code"."""
@@ -111,7 +139,7 @@ class MetadataQuery(BaseModel):
             name = CATEGORIES.get(self.category, self.category)
             parts.append(f"in the arXiv category {self.category} ({name})")
         if self.topic:
-            parts.append("about " + " ".join(self.topic))
+            parts.append("about " + " ".join(self.topic_words or self.topic))
         return ", ".join(parts)
 
 
@@ -199,8 +227,12 @@ def parse(question: str, authors: AuthorLookup | Sequence[Paper]) -> MetadataQue
         query.year_from, query.year_to = lo, hi
         rest = rest.replace(m.group(0), " ")
     elif m := _SINCE.search(rest):
-        year = int(m.group(2))
-        query.year_from = year + 1 if m.group(1).lower() in ("after", "later than") else year
+        year = int(next(g for g in (m.group(2), m.group(4), m.group(6)) if g))
+        after = (m.group(1) or "").lower() in ("after", "later than")
+        query.year_from = year + 1 if after else year
+        rest = rest.replace(m.group(0), " ")
+    elif (m := _TWO_YEARS.search(rest)) and abs(int(m.group(1)) - int(m.group(2))) == 1:
+        query.year_from, query.year_to = sorted((int(m.group(1)), int(m.group(2))))
         rest = rest.replace(m.group(0), " ")
     elif m := _BEFORE.search(rest):
         year = int(m.group(2))
@@ -231,9 +263,14 @@ def parse(question: str, authors: AuthorLookup | Sequence[Paper]) -> MetadataQue
                 query.category = code
                 lowered = lowered.replace(name, " ")
                 break
-    query.topic = [t for t in terms(lowered, drop_generic=True) if t not in _FRAME]
+    pairs = [(w, t) for w in words(lowered) for t in terms(w, drop_generic=True)[:1]]
+    pairs = [(w, t) for w, t in pairs if t not in _FRAME]
+    query.topic = list(dict.fromkeys(t for _, t in pairs))
+    query.topic_words = [next(w for w, t2 in pairs if t2 == t) for t in query.topic]
     filters = (query.year_from, query.year_to, query.author, query.has_code, query.category)
     if all(f is None for f in filters):
+        if not query.topic and (query.kind == "count" or _ALL.search(text)):
+            return query  # "how many papers are there?", "list all papers": the collection
         return None  # a topic-only list ("which papers study X?") is a normal question
     return query
 
@@ -254,24 +291,27 @@ def matches(query: MetadataQuery, paper: Paper) -> bool:
 
 
 def on_topic(query: MetadataQuery, paper: Paper) -> bool:
-    """True when the record's title and abstract hold most of the query's topic words."""
+    """True when the record's title and abstract hold the query's topic words (all of two,
+    60% of more)."""
     if not query.topic:
         return True
     have = set(terms(f"{paper.title} {paper.abstract}"))
     wanted = [t for t in query.topic if t not in GENERIC]
-    return not wanted or sum(t in have for t in wanted) >= max(1, round(0.6 * len(wanted)))
+    return not wanted or sum(t in have for t in wanted) >= math.ceil(0.6 * len(wanted))
 
 
-def select(query: MetadataQuery, papers: Sequence[Paper]) -> list[Paper]:
+def select(
+    query: MetadataQuery, papers: Sequence[Paper], known: Callable[[str], bool] | None = None
+) -> list[Paper]:
     """Every record that meets the query, oldest first (ties by date, then paper id).
 
-    Leftover topic words narrow the list only when some record has them (a word no
-    record has is framing the question, not a topic)."""
+    A topic word none of these records has is left out (and said so, `ignored`) unless
+    the collection has it (`known`): then it narrows the list, to none if need be."""
     found = [p for p in papers if matches(query, p)]
     if query.topic:
         have = (
             set().union(*(set(terms(f"{p.title} {p.abstract}")) for p in found)) if found else set()
         )
-        query.topic = [t for t in query.topic if t in have]
+        query.keep_topic(lambda t: t in have or (known is not None and known(t)))
         found = [p for p in found if on_topic(query, p)]
     return sorted(found, key=lambda p: (p.year or 0, p.date or "", p.paper_id))

@@ -387,7 +387,8 @@ class Assistant(LibraryAPI, ConversationsAPI):
     def _listing(self, question: str) -> tuple[list[SourceGiven], Listing] | None:
         """Every record a list/metadata question asks for (None for other questions)."""
         with self._index_errors():
-            return listing_sources(self.index, question, self.collection_stats().names())
+            stats = self.collection_stats()
+            return listing_sources(self.index, question, stats.names(), lambda t: stats.df(t) > 0)
 
     def _candidates(self, query: str, k: int | None) -> list[SourceGiven]:
         """Search hits as source candidates, papers the question names first."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from assistant import metadata
@@ -129,14 +129,18 @@ TOPIC_BATCH = 2000  # records read at a time to check a list's topic words
 
 
 def listing_sources(
-    index: PaperIndex, question: str, table: NameTable | None = None
+    index: PaperIndex,
+    question: str,
+    table: NameTable | None = None,
+    known: Callable[[str], bool] | None = None,
 ) -> tuple[list[SourceGiven], Listing] | None:
     """Every record a list/metadata question asks for, oldest first (None for others).
 
     The index answers the filters from its paper table; only the records listed are read
     (all those that match, when the question also names a topic to narrow them by). A
     paper asked about by its name is found in the collection's `table` when it is there,
-    else by resolving the reference over the titles."""
+    else by resolving the reference over the titles. A topic word no matching record has
+    still narrows the list when the collection has it (`known`), else it is left out."""
     from retrieval.records import RecordFilter
 
     query = metadata.parse(question, index.author_names)
@@ -162,7 +166,7 @@ def listing_sources(
     )
     ids = index.select_ids(record_filter)
     if query.topic:
-        total, matched = _on_topic(index, query, ids)
+        total, matched = _on_topic(index, query, ids, known)
     else:
         total, matched = len(ids), _in_order(index, ids[:LISTING_MAX])
     listed = [brief(candidate(p, None, None)) for p in matched]
@@ -180,11 +184,13 @@ def _batches(index: PaperIndex, ids: list[str]) -> Iterator[list[Paper]]:
 
 
 def _on_topic(
-    index: PaperIndex, query: metadata.MetadataQuery, ids: list[str]
+    index: PaperIndex,
+    query: metadata.MetadataQuery,
+    ids: list[str],
+    known: Callable[[str], bool] | None,
 ) -> tuple[int, list[Paper]]:
     """(how many, the first `LISTING_MAX`) of the records `ids` (oldest first) on the
-    question's topic, as `metadata.select` decides, reading them in batches: a topic word
-    no record has frames the question and is dropped first."""
+    question's topic, as `metadata.select` decides, reading them in batches."""
     wanted = set(query.topic)
     present: set[str] = set()
     for batch in _batches(index, ids):
@@ -192,7 +198,7 @@ def _on_topic(
             present |= wanted & set(terms(f"{paper.title} {paper.abstract}"))
         if present == wanted:
             break
-    query.topic = [t for t in query.topic if t in present]
+    query.keep_topic(lambda t: t in present or (known is not None and known(t)))
     if not query.topic:
         return len(ids), _in_order(index, ids[:LISTING_MAX])
     total = 0

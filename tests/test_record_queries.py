@@ -180,3 +180,54 @@ def test_a_paper_named_by_its_short_title_resolves_as_over_every_title(
             else:
                 assert got == [], ref
     assert checked > 100
+
+
+def test_years_possessives_and_the_whole_collection_are_read_from_the_question() -> None:
+    known = {"liwei jiang": "Liwei Jiang", "peter west": "Peter West"}
+
+    def q(text: str) -> Any:
+        return parse(text, lambda w: {n: known[n] for n in w if n in known})
+
+    def years(text: str) -> Any:
+        found = q(text)
+        return found and (found.year_from, found.year_to)
+
+    assert years("Which papers are from 2024?") == (2024, 2024)  # from a year: in it
+    assert years("Which papers from 2024 release code?") == (2024, 2024)
+    assert years("List the papers from 2025 onwards.") == (2025, None)
+    assert years("papers after 2023") == (2024, None)
+    assert years("papers 2023 onwards") == (2023, None)
+    assert years("Which papers were published in 2024 and 2025?") == (2024, 2025)
+    assert years("papers between 2025 and 2024") == (2024, 2025)
+    assert years("Which papers were published in 2021 and 2024?") != (2021, 2024)
+    assert q("Liwei Jiang's papers").author == "Liwei Jiang"
+    assert q("What has Peter West written?").author == "Peter West"
+    whole = q("How many papers are in the collection?")
+    assert whole.kind == "count" and whole.criteria() == "" and not whole.topic
+    assert q("list all papers") is not None
+    assert q("Which papers study multi-turn jailbreaks?") is None  # a topic only: search
+    topical = q("Which 2025 papers study multilingual safety?")
+    assert topical.criteria() == "published in 2025, about multilingual safety"  # not stems
+
+
+def test_a_topic_no_listed_record_has_narrows_to_none_or_is_said_to_be_left_out(
+    seed_index: Any,
+) -> None:
+    from assistant.collection_terms import TermStats
+    from assistant.sources import listing_sources
+
+    stats = TermStats.build(f"{p.title} {p.abstract}" for p in seed_index.papers())
+
+    def known(t: str) -> bool:
+        return stats.df.get(t, 0) > 0
+
+    none = listing_sources(seed_index, "Which papers from 2021 are about jailbreaks?", None, known)
+    assert none is not None and none[1].total == 0 and not none[1].query.ignored
+    kept = listing_sources(seed_index, "Which 2024 papers are about quokka husbandry?", None, known)
+    assert kept is not None and kept[1].query.ignored == ["quokka", "husbandry"]
+    in_2024 = [p for p in seed_index.papers() if p.year == 2024]
+    assert kept[1].total == len(in_2024)  # nobody has the words: listed, and said so
+    both = listing_sources(seed_index, "Which 2025 papers study multilingual safety?", None, known)
+    assert both is not None and all(
+        "multilingual" in (s.title + s.text).lower() for s in both[0]
+    )  # two topic words: both needed

@@ -53,7 +53,7 @@ def _narrower(listing: Listing) -> str:
 def listing_answer(sources: list[ParsedSource], listing: Listing) -> str:
     """Every matching record: a count line, then one cited line per paper."""
     query = listing.query
-    criteria = query.criteria() or "matching the question"
+    criteria = query.criteria() or "in it"
     if query.kind == "record":
         if not sources:
             return "The collection has no paper of that name."
@@ -73,6 +73,9 @@ def listing_answer(sources: list[ParsedSource], listing: Listing) -> str:
             "some records list only their first authors, so a paper where "
             f"{query.author} is a later author is not counted"
         )
+    if query.ignored:
+        quoted = " ".join(query.ignored)
+        notes.append(f'none of them mentions "{quoted}", so that part was not used')
     note = f" ({'; '.join(notes)})" if notes else ""
     lines = [f"The collection has {total} {noun} {criteria}{note}:"]
     lines.extend(_line(s) for s in sources)
