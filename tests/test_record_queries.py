@@ -231,3 +231,20 @@ def test_a_topic_no_listed_record_has_narrows_to_none_or_is_said_to_be_left_out(
     assert both is not None and all(
         "multilingual" in (s.title + s.text).lower() for s in both[0]
     )  # two topic words: both needed
+
+
+def test_follow_ups_on_a_list_keep_its_filters(seed_index: Any, tmp_path: Path) -> None:
+    from assistant.config import load_settings
+    from assistant.orchestrator import Assistant
+
+    bot = Assistant(load_settings(home=tmp_path / "home", model="offline"), index=seed_index)
+    papers = seed_index.papers()
+    first = bot.ask("Which papers are by Liwei Jiang?")
+    cid = first.conversation_id
+    code = bot.ask("which of them release code?", conversation_id=cid)
+    year = bot.ask("and which of them are from 2024?", conversation_id=cid)
+    expected = {p.paper_id for p in papers if "Liwei Jiang" in p.authors and p.has_code
+                and p.year == 2024}  # fmt: skip
+    assert {c.paper_id for c in year.citations} == expected and expected
+    assert code.standalone_query and "Liwei Jiang" in code.standalone_query
+    assert year.standalone_query and "Liwei Jiang" in year.standalone_query

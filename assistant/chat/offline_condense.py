@@ -35,6 +35,11 @@ _YEAR = re.compile(r"\b(19|20)\d\d\b")
 _LIST_QUESTION = re.compile(
     r"^(which|what)\s+(papers?|works?|studies|articles|publications)\s+(?P<rest>.+?)\??$", re.I
 )
+# The count line of a list answered from the records (`offline_listing`): its filters.
+_LISTED = re.compile(
+    r"^The collection has [\d,]+ papers? (?P<criteria>(?:published|with|without|in the arXiv|"
+    r"about)\b[^:(\n]*?)\s*(?:\(|:|\.)"
+)
 _WHO_WROTE = re.compile(r"\b(who|authors?)\b", re.IGNORECASE)
 _BY = re.compile(
     r"\b(?:is by|author of [^\n]+? is) (?P<names>.+?)(?:\s+et al\.|;|\s*\[|\.(?:\s|$)|$)",
@@ -105,6 +110,12 @@ def condense(history: Sequence[tuple[str, str, list[str]]], follow_up: str) -> s
         return follow_up  # it stands on its own
     subject = _subject(last_question, papers)
     listed = _LIST_QUESTION.match(last_question.strip())
+
+    # "which of them release code?" after a list answered from the records: its filters
+    records = _LISTED.match(last_answer)
+    if _OF_THEM.search(body) and records:
+        phrase = f"the papers {records.group('criteria').rstrip(', ')}"
+        return _question(_OF_THEM.sub(f"of {phrase}", body, count=1))
 
     # "and which of them releases a dataset?" after "Which papers study X?"
     if _OF_THEM.search(body) and listed:
