@@ -111,7 +111,8 @@ def unsupported_citations(
                 if source is None:
                     continue
                 if number not in source_terms:
-                    source_terms[number] = set(terms(f"{source.title} {source.text}"))
+                    record = f"{source.title} {' '.join(source.authors)} {source.year or ''}"
+                    source_terms[number] = set(terms(f"{record} {source.text}"))
                 overlap = len(claim_terms & source_terms[number]) / len(claim_terms)
                 if overlap < min_overlap:
                     flagged.setdefault(number, None)

@@ -66,10 +66,11 @@ class Sentence(BaseModel):
 def split_sentences(answer: str) -> list[Sentence]:
     """Split an answer into sentences and attach each citation marker to its sentence.
 
-    Splits at line breaks and after `.`, `!` or `?` followed by white space, except after
-    abbreviations such as "e.g." or "et al." and before a lower-case letter, a dash or an
-    opening parenthesis (as in "Is It Ok? — The paper ..." or "Is It Ok? (2023)"). A piece
-    that is only markers (e.g. "[2]" after a full stop) is attached to the previous sentence.
+    Splits at line breaks (a list item is one sentence) and after `.`, `!` or `?` followed by
+    white space, except after abbreviations such as "e.g." or "et al." and before a
+    lower-case letter, a dash or an opening parenthesis (as in "Is It Ok? — The paper ..."
+    or "Is It Ok? (2023)"). A piece that is only markers (e.g. "[2]" after a full stop) is
+    attached to the previous sentence.
     """
     return [sentence for sentence, _ in sentence_ends(answer)]
 
@@ -86,6 +87,9 @@ def sentence_ends(answer: str) -> list[tuple[Sentence, int]]:
         if not line:
             continue
         base = line_start + lead
+        if re.match(r"[-*•]\s", line):  # a list item is one unit (its title may hold "!")
+            pieces.append((line, base + len(line)))
+            continue
         start = 0
         for match in re.finditer(r"[.!?][\"')\]]*\s+", line):
             before = line[start : match.start()].split()

@@ -69,7 +69,8 @@ def test_validity_and_precision_recall() -> None:
 def test_split_sentences_attaches_markers() -> None:
     text = (
         "Models fail, e.g. on puzzles [1]. Dziri et al. show limits [2][3].\n"
-        "- A bullet point here [4]\nTrailing sentence. [5]\n"
+        "- A bullet point here [4]\n- Reading Books is Great! Driving (2023) [7]\n"
+        "Trailing sentence. [5]\n"
         "What Makes it Ok? — A titled sentence [6]. Why not? lower case goes on."
     )
     got = [(s.text, s.markers) for s in split_sentences(text)]
@@ -77,6 +78,7 @@ def test_split_sentences_attaches_markers() -> None:
         ("Models fail, e.g. on puzzles.", [1]),
         ("Dziri et al. show limits.", [2, 3]),
         ("- A bullet point here", [4]),
+        ("- Reading Books is Great! Driving (2023)", [7]),  # a list item is one unit
         ("Trailing sentence.", [5]),
         ("What Makes it Ok? — A titled sentence.", [6]),
         ("Why not? lower case goes on.", []),

@@ -248,3 +248,13 @@ def test_follow_ups_on_a_list_keep_its_filters(seed_index: Any, tmp_path: Path) 
     assert {c.paper_id for c in year.citations} == expected and expected
     assert code.standalone_query and "Liwei Jiang" in code.standalone_query
     assert year.standalone_query and "Liwei Jiang" in year.standalone_query
+
+
+def test_list_rows_are_not_flagged_as_sharing_few_words(
+    seed_settings: Any, seed_index: Any
+) -> None:
+    from assistant.orchestrator import Assistant
+
+    got = Assistant(seed_settings, index=seed_index).ask("Which papers were published in 2023?")
+    assert got.citations and got.unsupported_citations == []
+    assert all(v.verdict == "supported" for v in got.support)
