@@ -209,6 +209,7 @@ def parse(question: str, authors: AuthorLookup | Sequence[Paper]) -> MetadataQue
         ref = record.group("ref").strip().strip("\"'“”")
         ref = re.sub(r"^(the\s+)?(paper|work|article)\s+", "", ref, flags=re.IGNORECASE)
         ref = re.sub(r"^the\s+", "", ref, flags=re.IGNORECASE)
+        ref = re.sub(r"^arxiv(?:\s*:\s*|\s+)(?=\d)", "", ref, flags=re.IGNORECASE)
         ref = re.sub(r"\s+(paper|work|article)$", "", ref, flags=re.IGNORECASE)
         asks_year = bool(re.match(r"\s*(when|(in\s+)?(what|which)\s+year)\b", text, re.I))
         if ref and not _LISTISH.search(ref):

@@ -148,7 +148,10 @@ def listing_sources(
         return None
     if query.kind == "record":
         ref = query.ref or ""
-        paper = named_paper(index, table, ref) if table is not None else None
+        # the one paper going by that name: its title, else the name its abstract
+        # introduces ("the Delphi paper")
+        named_id = table.lookup(ref) if table is not None else None
+        paper = index.get(named_id) if named_id else None
         if paper is not None:
             return [candidate(paper, None, None)], Listing(query=query, total=1)
         found = index.resolve(ref)

@@ -258,3 +258,17 @@ def test_list_rows_are_not_flagged_as_sharing_few_words(
     got = Assistant(seed_settings, index=seed_index).ask("Which papers were published in 2023?")
     assert got.citations and got.unsupported_citations == []
     assert all(v.verdict == "supported" for v in got.support)
+
+
+def test_record_questions_by_an_arxiv_reference_or_an_introduced_name(
+    seed_settings: Any, seed_index: Any
+) -> None:
+    from assistant.orchestrator import Assistant
+
+    bot = Assistant(seed_settings, index=seed_index)
+    bare = next(p for p in seed_index.papers() if p.arxiv_id and not p.authors)
+    got = bot.ask(f"Who wrote arXiv {bare.arxiv_id}?")
+    assert [c.paper_id for c in got.citations] == [bare.paper_id] and "no authors" in got.answer
+    delphi = bot.ask("When was the Delphi paper published?")  # the name its abstract gives
+    assert delphi.answer.startswith("Can Machines Learn Morality? The Delphi Experiment was")
+    assert "published in 2021" in delphi.answer
