@@ -100,7 +100,7 @@ def idf(df: np.ndarray | float, n_docs: int) -> np.ndarray:
     return np.log1p((n_docs - np.asarray(df, dtype=np.float64) + 0.5) / (np.asarray(df) + 0.5))
 
 
-def term_scores(tf: np.ndarray, dl: np.ndarray, avgdl: float) -> np.ndarray:
-    """The term-frequency part of BM25 for postings with these tfs and doc lengths."""
-    tf64 = tf.astype(np.float64)
-    return tf64 / (tf64 + K1 * (1.0 - B + B * dl.astype(np.float64) / avgdl))
+def length_norms(dl: np.ndarray, avgdl: float) -> np.ndarray:
+    """The per-document part of BM25's term-frequency denominator, K1 * (1 - B + B * dl /
+    avgdl): a term's score in a document is tf / (tf + norm)."""
+    return K1 * (1.0 - B + B * np.asarray(dl).astype(np.float64) / avgdl)

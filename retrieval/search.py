@@ -3,6 +3,7 @@ one hit per paper. Also where the states live, and reading one back from the sto
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import sqlite3
@@ -17,6 +18,8 @@ from retrieval.models import SearchHit
 from retrieval.state import SearchState, cache_base, revision_file, revision_of, segments_dir
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from retrieval.config import RetrievalConfig
     from retrieval.store import ChunkStore
 
@@ -76,6 +79,16 @@ def prune_states(config: RetrievalConfig, keep: str) -> None:
                 old.unlink(missing_ok=True)
 
 
+PARALLEL_MIN = 50_000  # chunks; below, a thread hand-off costs more than it saves
+
+
+@functools.lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    from concurrent.futures import ThreadPoolExecutor  # only for large states (import cost)
+
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ra-dense")
+
+
 def _dense_ranking(
     state: SearchState, store: ChunkStore, query: str, n: int, mask: np.ndarray | None
 ) -> list[int]:
@@ -133,8 +146,14 @@ def hybrid_search(
     if allowed is not None and not allowed:
         return []
     pool = max(50, k * 10)
-    dense = _dense_ranking(state, store, query, pool, mask) if mode != "lexical" else []
-    lexical = _lexical_ranking(state, query, pool, mask) if mode != "dense" else []
+    if mode == "hybrid" and state.size >= PARALLEL_MIN:
+        # the two rankings are numpy work that releases the GIL: side by side on two cores
+        pending = _pool().submit(_dense_ranking, state, store, query, pool, mask)
+        lexical = _lexical_ranking(state, query, pool, mask)
+        dense = pending.result()
+    else:
+        dense = _dense_ranking(state, store, query, pool, mask) if mode != "lexical" else []
+        lexical = _lexical_ranking(state, query, pool, mask) if mode != "dense" else []
 
     fused: dict[int, float] = {}
     dense_rank: dict[int, int] = {}

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from retrieval.dense import top_n
-from retrieval.lexical import idf, term_scores, tokenize
+from retrieval.lexical import idf, length_norms, tokenize
 from retrieval.models import Paper
 from retrieval.segment import Segment
 
@@ -123,6 +123,8 @@ class SearchState:
             len(d) for d in self.dead_papers
         )
         self._avgdl: float | None = None
+        self._has_dead = [bool(m.any()) for m in self.dead]
+        self._norm_cache: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
 
     # ----- opening -----
@@ -325,6 +327,15 @@ class SearchState:
                 self._avgdl = total / max(self.n_chunks, 1)
             return self._avgdl
 
+    def _norms(self, i: int, avgdl: float) -> np.ndarray:
+        """Segment `i`'s BM25 length norms (`lexical.length_norms`), computed once per state."""
+        with self._lock:
+            norm = self._norm_cache.get(i)
+            if norm is None:
+                norm = length_norms(self.segments[i].array("doclen"), avgdl)
+                self._norm_cache[i] = norm
+            return norm
+
     def lexical_scores(self, query: str) -> np.ndarray:
         """BM25 score of every global position for `query` (zero for dead chunks)."""
         total = np.zeros(self.size, dtype=np.float32)
@@ -338,21 +349,24 @@ class SearchState:
             if not ids:
                 continue
             indptr, docs, tfs = (seg.array(n) for n in ("post_indptr", "post_docs", "post_tfs"))
+            dead = self.dead[i] if self._has_dead[i] else None
             for term, tid in ids.items():
                 start, end = int(indptr[tid]), int(indptr[tid + 1])
-                d = np.asarray(docs[start:end], dtype=np.int64)
-                live = ~self.dead[i][d]
-                df[term] += int(live.sum())
-                hits.append((i, term, d[live], np.asarray(tfs[start:end])[live]))
+                d, tf = np.asarray(docs[start:end]), np.asarray(tfs[start:end])
+                if dead is not None:
+                    live = ~dead[d]
+                    d, tf = d[live], tf[live]
+                df[term] += int(d.size)
+                hits.append((i, term, d, tf))
         if not hits:
             return total
         avgdl = self._mean_length()
         weights = {t: counts[t] * float(np.float32(idf(df[t], self.n_chunks))) for t in df}
         for i, term, d, tf in hits:
-            lengths = np.asarray(self.segments[i].array("doclen")[d])
-            total[self.offsets[i] + d] += (weights[term] * term_scores(tf, lengths, avgdl)).astype(
-                np.float32
-            )
+            tf64 = tf.astype(np.float64)
+            scores = tf64 / (tf64 + self._norms(i, avgdl)[d])
+            view = total[self.offsets[i] : self.offsets[i] + self.segments[i].n_chunks]
+            view[d] += (weights[term] * scores).astype(np.float32)
         return total
 
     # ----- dense -----
