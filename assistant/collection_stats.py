@@ -1,7 +1,7 @@
 """Collection-wide values for answers, kept per immutable segment of the search state.
 
-The offline model weighs a question's words by their IDF over every paper
-(`collection_terms`), and a question's paper names resolve over every paper (`names`).
+The offline model weighs a question's words by their IDF over every paper (`term_weights`),
+and a question's paper names resolve over every paper (`names`).
 Both are sums over papers, and the search state is a list of immutable segments with
 tombstones (`retrieval.state`). So each segment's document frequencies and name keys are
 computed once, saved by segment name in one SQLite file under
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import sqlite3
 import threading
 from collections import Counter
@@ -22,7 +23,6 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.collection_terms import term_weights
 from assistant.names import NameTable, paper_names
 from assistant.text import clean_text, terms
 
@@ -49,6 +49,16 @@ CREATE TABLE IF NOT EXISTS dead_df (segment TEXT NOT NULL, dead TEXT NOT NULL,
                                     PRIMARY KEY (term, segment, dead)) WITHOUT ROWID;
 """
 _TABLES = ("segments", "df", "names", "dead_sets", "dead_df")
+
+
+def term_weights(text: str, n: int, df: Callable[[str], int]) -> dict[str, float]:
+    """Smoothed IDF, rounded, of each content term of `text` over `n` papers of which
+    `df(term)` contain it; a term no paper has gets the highest value. IDF over the whole
+    collection, not over the few sources a turn is given: retrieval picked those for the
+    topic, so the topic's own words are in most of them and would weigh least there."""
+    if n == 0:
+        return {}
+    return {t: round(math.log((n + 1) / (df(t) + 0.5)), 6) for t in sorted(set(terms(text)))}
 
 
 def paper_terms(paper: Paper) -> set[str]:
@@ -185,7 +195,7 @@ class CollectionStats:
         return total
 
     def weights(self, text: str) -> dict[str, float]:
-        """IDF of each content term of `text` (`collection_terms.term_weights`)."""
+        """IDF of each content term of `text` (`term_weights`)."""
         return term_weights(text, self.n, self.df)
 
     # ----- names -----

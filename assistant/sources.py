@@ -77,22 +77,14 @@ def named_paper(index: PaperIndex, table: NameTable, ref: str) -> Paper | None:
     return paper if paper is not None and names(paper, ref) else None
 
 
-def name_rows(index: PaperIndex) -> Iterator[tuple[str, str, str]]:
-    """(paper id, title, abstract) of every indexed paper, as clean text, for a `NameTable`."""
-    return ((p.paper_id, clean_text(p.title), clean_text(p.abstract or "")) for p in index.papers())
-
-
-def search_sources(
-    index: PaperIndex, query: str, k: int, table: NameTable | None = None
-) -> list[SourceGiven]:
+def search_sources(index: PaperIndex, query: str, k: int, table: NameTable) -> list[SourceGiven]:
     """Search hits as source candidates, one per paper, with the paper's full abstract.
 
     Papers the question names come first, resolved over the whole collection by their
-    short title, title acronym or the name their abstract introduces (`table`; built here
-    when not given), so a comparison always has both sides, whatever the search ranks.
+    short title, title acronym or the name their abstract introduces (`table`, the
+    collection's), so a comparison always has both sides, whatever the search ranks.
     """
     hits = index.search(query, k, snippets=False)
-    table = table if table is not None else NameTable.build(name_rows(index))
     wanted = table.named(query)
     # the hits carry their papers; a named paper the search missed is in the loaded records
     known = {h.paper_id: h.paper for h in hits if h.paper is not None}

@@ -9,11 +9,11 @@ from assistant.answer import SourceGiven
 from assistant.chat.base import ModelRequest
 from assistant.chat.offline_compose import compose
 from assistant.chat.offline_topic import question_phrases
-from assistant.collection_terms import TermStats
 from assistant.config import Settings
 from assistant.orchestrator import Assistant
 from assistant.support import is_abstention
 from assistant.text import terms
+from tests.reference_stats import TermStats
 
 FILTER = (
     "We present ToyFilter, an interpretable safety moderation system for chat assistants. "

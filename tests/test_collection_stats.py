@@ -14,13 +14,12 @@ from typing import Any
 import pytest
 
 from assistant.collection_stats import stats_path
-from assistant.collection_terms import TermStats
 from assistant.config import Settings, load_settings
 from assistant.names import NameTable
 from assistant.orchestrator import Assistant
-from assistant.sources import name_rows
 from retrieval.index import PaperIndex
 from tests.home_copy import copy_home
+from tests.reference_stats import TermStats, name_rows
 
 QUESTIONS = [
     "How well do language models reason about morality?",

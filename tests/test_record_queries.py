@@ -213,8 +213,8 @@ def test_years_possessives_and_the_whole_collection_are_read_from_the_question()
 def test_a_topic_no_listed_record_has_narrows_to_none_or_is_said_to_be_left_out(
     seed_index: Any,
 ) -> None:
-    from assistant.collection_terms import TermStats
     from assistant.sources import listing_sources
+    from tests.reference_stats import TermStats
 
     stats = TermStats.build(f"{p.title} {p.abstract}" for p in seed_index.papers())
 

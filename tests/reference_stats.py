@@ -1,17 +1,13 @@
-"""How informative each word is in the whole collection: IDF over every indexed paper.
-
-The offline model weighs a question's words by these to tell a paper on the question's topic
-from one that only shares a word with it. IDF over the handful of sources a turn is given
-would do the opposite: retrieval already picked them for the topic, so the topic's own words
-are in most of them and would weigh least.
-"""
+"""Collection-wide values built the plain way, from every record in memory: the reference
+the saved per-segment values (`assistant.collection_stats`) are checked against."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
+from assistant.collection_stats import term_weights
 from assistant.text import clean_text, terms
 
 
@@ -38,9 +34,6 @@ class TermStats:
         return term_weights(text, self.n, lambda t: self.df.get(t, 0))
 
 
-def term_weights(text: str, n: int, df: Callable[[str], int]) -> dict[str, float]:
-    """Smoothed IDF, rounded, of each content term of `text` over `n` papers of which
-    `df(term)` contain it; a term no paper has gets the highest value."""
-    if n == 0:
-        return {}
-    return {t: round(math.log((n + 1) / (df(t) + 0.5)), 6) for t in sorted(set(terms(text)))}
+def name_rows(index: Any) -> Iterator[tuple[str, str, str]]:
+    """(paper id, title, abstract) of every indexed paper, as clean text, for a `NameTable`."""
+    return ((p.paper_id, clean_text(p.title), clean_text(p.abstract or "")) for p in index.papers())
