@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -301,18 +301,46 @@ def on_topic(query: MetadataQuery, paper: Paper) -> bool:
     return not wanted or sum(t in have for t in wanted) >= math.ceil(0.6 * len(wanted))
 
 
+def narrow_to_topic(
+    query: MetadataQuery,
+    batches: Callable[[], Iterable[Sequence[Paper]]],
+    known: Callable[[str], bool] | None = None,
+    keep: int | None = None,
+) -> tuple[int, list[Paper]] | None:
+    """(how many, the first `keep`) of the records on the question's topic, reading them
+    batch by batch (`batches()` is read again for the second pass).
+
+    A topic word none of the records has is left out (and said so, `ignored`) unless the
+    collection has it (`known`): then it narrows the list, to none if need be. None when
+    no topic word is left: every record counts."""
+    wanted = set(query.topic)
+    present: set[str] = set()
+    for batch in batches():
+        for paper in batch:
+            present |= wanted & set(terms(f"{paper.title} {paper.abstract}"))
+        if present == wanted:
+            break
+    query.keep_topic(lambda t: t in present or (known is not None and known(t)))
+    if not query.topic:
+        return None
+    total = 0
+    kept: list[Paper] = []
+    for batch in batches():
+        for paper in batch:
+            if on_topic(query, paper):
+                total += 1
+                if keep is None or len(kept) < keep:
+                    kept.append(paper)
+    return total, kept
+
+
 def select(
     query: MetadataQuery, papers: Sequence[Paper], known: Callable[[str], bool] | None = None
 ) -> list[Paper]:
-    """Every record that meets the query, oldest first (ties by date, then paper id).
-
-    A topic word none of these records has is left out (and said so, `ignored`) unless
-    the collection has it (`known`): then it narrows the list, to none if need be."""
+    """Every record that meets the query, oldest first (ties by date, then paper id), its
+    topic read as `narrow_to_topic` does."""
     found = [p for p in papers if matches(query, p)]
     if query.topic:
-        have = (
-            set().union(*(set(terms(f"{p.title} {p.abstract}")) for p in found)) if found else set()
-        )
-        query.keep_topic(lambda t: t in have or (known is not None and known(t)))
-        found = [p for p in found if on_topic(query, p)]
+        narrowed = narrow_to_topic(query, lambda: [found], known)
+        found = narrowed[1] if narrowed is not None else found
     return sorted(found, key=lambda p: (p.year or 0, p.date or "", p.paper_id))

@@ -9,7 +9,7 @@ from assistant import metadata
 from assistant.answer import SourceGiven
 from assistant.messages import Listing
 from assistant.names import NameTable
-from assistant.text import clean_text, sentences, short_title, terms
+from assistant.text import clean_text, sentences, short_title
 
 if TYPE_CHECKING:
     from retrieval.index import PaperIndex
@@ -185,23 +185,6 @@ def _on_topic(
     known: Callable[[str], bool] | None,
 ) -> tuple[int, list[Paper]]:
     """(how many, the first `LISTING_MAX`) of the records `ids` (oldest first) on the
-    question's topic, as `metadata.select` decides, reading them in batches."""
-    wanted = set(query.topic)
-    present: set[str] = set()
-    for batch in _batches(index, ids):
-        for paper in batch:
-            present |= wanted & set(terms(f"{paper.title} {paper.abstract}"))
-        if present == wanted:
-            break
-    query.keep_topic(lambda t: t in present or (known is not None and known(t)))
-    if not query.topic:
-        return len(ids), _in_order(index, ids[:LISTING_MAX])
-    total = 0
-    kept: list[Paper] = []
-    for batch in _batches(index, ids):
-        for paper in batch:
-            if metadata.on_topic(query, paper):
-                total += 1
-                if len(kept) < LISTING_MAX:
-                    kept.append(paper)
-    return total, kept
+    question's topic (`metadata.narrow_to_topic`), reading them in batches."""
+    narrowed = metadata.narrow_to_topic(query, lambda: _batches(index, ids), known, LISTING_MAX)
+    return narrowed if narrowed is not None else (len(ids), _in_order(index, ids[:LISTING_MAX]))
