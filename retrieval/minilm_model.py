@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from retrieval.errors import EmbeddingModelError
 from retrieval.minilm_weights import LAYER_FIELDS, load_weights
@@ -38,6 +38,7 @@ __all__ = [
     "gelu",
     "load_model",
     "minilm_model_dir",
+    "weight_fields",
 ]
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -107,6 +108,20 @@ _MODELS: dict[Path, Model] = {}
 _MODELS_LOCK = threading.Lock()
 
 
+def weight_fields(arrays: Mapping[str, F32], n_layers: int) -> dict[str, Any]:
+    """`Model`'s weight fields from arrays named as `load_weights` names them."""
+    return {
+        "word": arrays["word"],
+        "position": arrays["position"],
+        "token_type": arrays["token_type"],
+        "ln_g": arrays["ln_g"],
+        "ln_b": arrays["ln_b"],
+        "layers": tuple(
+            _Layer(*(arrays[f"{i}.{name}"] for name in LAYER_FIELDS)) for i in range(n_layers)
+        ),
+    }
+
+
 def load_model(model_dir: Path) -> Model:
     """Weights (memory-mapped from the converted cache, see `retrieval.minilm_weights`) and
     tokenizer, once per process and directory."""
@@ -139,20 +154,11 @@ def load_model(model_dir: Path) -> Model:
         # sentence-transformers' max_seq_length and no padding (sequences are packed).
         tokenizer.enable_truncation(max_length=max_length)
         tokenizer.no_padding()
-        layers = tuple(
-            _Layer(*(arrays[f"{i}.{name}"] for name in LAYER_FIELDS))
-            for i in range(int(config["num_hidden_layers"]))
-        )
         model = Model(
             tokenizer=tokenizer,
-            word=arrays["word"],
-            position=arrays["position"],
-            token_type=arrays["token_type"],
-            ln_g=arrays["ln_g"],
-            ln_b=arrays["ln_b"],
-            layers=layers,
             heads=int(config["num_attention_heads"]),
             max_length=max_length,
+            **weight_fields(arrays, int(config["num_hidden_layers"])),
         )
         _MODELS[model_dir] = model
         return model

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from retrieval import minilm_weights
-from retrieval.minilm_model import Model, encode_packed, load_model, minilm_model_dir
+from retrieval.minilm_model import Model, encode_packed, load_model, minilm_model_dir, weight_fields
 from retrieval.resources import seed_files
 
 MODEL_DIR = minilm_model_dir()
@@ -39,18 +39,7 @@ def cache_files(folder: Path) -> list[Path]:
 def with_arrays(arrays: dict[str, Any]) -> Model:
     """The process's model (its tokenizer) with these weight arrays."""
     model = load_model(MODEL_DIR)
-    layers = tuple(
-        type(model.layers[0])(*(arrays[f"{i}.{f}"] for f in minilm_weights.LAYER_FIELDS))
-        for i in range(len(model.layers))
-    )
-    return model._replace(
-        word=arrays["word"],
-        position=arrays["position"],
-        token_type=arrays["token_type"],
-        ln_g=arrays["ln_g"],
-        ln_b=arrays["ln_b"],
-        layers=layers,
-    )
+    return model._replace(**weight_fields(arrays, len(model.layers)))
 
 
 def test_layout_names_every_converted_array(converted: dict[str, Any]) -> None:
