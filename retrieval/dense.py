@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -19,15 +20,27 @@ PROBE_FRACTION = 1 / 8
 MIN_PROBE = 8
 
 
-def top_n(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the `n` highest finite scores, best first (ties by index)."""
-    finite = np.isfinite(scores)
-    n = min(n, int(np.count_nonzero(finite)))
+class Scan(NamedTuple):
+    """A part of a dense search: its cost (rows scanned) and the call that does it."""
+
+    cost: int
+    run: Callable[[], tuple[np.ndarray, np.ndarray]]
+
+
+def top_n(scores: np.ndarray, n: int, keys: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the `n` highest finite scores, best first; ties go to the lower key (the
+    index when no `keys`), so the choice does not depend on how the scores were split."""
+    n = min(n, scores.size)
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
-    part = np.argpartition(-scores, n - 1)[:n] if n < scores.size else np.arange(scores.size)
+    if n < scores.size:
+        nth = np.partition(scores, scores.size - n)[scores.size - n]
+        part = np.flatnonzero(scores >= nth)  # every tie of the n-th, not an arbitrary one
+    else:
+        part = np.arange(scores.size)
     part = part[np.isfinite(scores[part])]
-    return part[np.lexsort((part, -scores[part]))]
+    tie = part if keys is None else keys[part]
+    return part[np.lexsort((tie, -scores[part]))[:n]]
 
 
 def exact_top(
@@ -94,6 +107,43 @@ def build_ivf(raw: Path, n: int, dim: int, out: Path) -> None:
     np.save(out / "ivf_where.npy", where)
 
 
+def ivf_lists(
+    array: Callable[[str], np.ndarray], query: np.ndarray, probe: int | None = None
+) -> np.ndarray:
+    """The lists to scan for `query`: the `probe` (default `n_probe`) nearest centroids."""
+    centroids = array("ivf_centroids")
+    probe = probe or n_probe(len(centroids))
+    return top_n(np.asarray(centroids @ query, dtype=np.float32), probe)
+
+
+def ivf_scan(
+    array: Callable[[str], np.ndarray],
+    query: np.ndarray,
+    lists: np.ndarray,
+    n: int,
+    excluded: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, positions) of the `n` best rows of these lists that are not excluded."""
+    indptr = np.asarray(array("ivf_indptr"))
+    rows = np.asarray(array("ivf_rows"))  # plain views: slicing a memmap costs ~5 us a slice
+    vectors = np.asarray(array("vectors"))
+    scores_parts: list[np.ndarray] = []
+    pos_parts: list[np.ndarray] = []
+    for lst in lists:
+        start, end = int(indptr[lst]), int(indptr[lst + 1])
+        if end > start:
+            scores_parts.append(np.asarray(vectors[start:end] @ query, dtype=np.float32))
+            pos_parts.append(rows[start:end])
+    if not pos_parts:
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    scores = np.concatenate(scores_parts)
+    positions = np.concatenate(pos_parts)
+    if excluded is not None:
+        scores[excluded[positions]] = -np.inf
+    best = top_n(scores, n, positions)
+    return scores[best], positions[best]
+
+
 def ivf_top(
     array: Callable[[str], np.ndarray],
     query: np.ndarray,
@@ -102,24 +152,15 @@ def ivf_top(
     probe: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Like `exact_top` over the lists whose centroids are nearest to `query`."""
-    centroids = array("ivf_centroids")
-    indptr = array("ivf_indptr")
-    rows = array("ivf_rows")
-    vectors = array("vectors")
-    probe = probe or n_probe(len(centroids))
-    nearest = top_n(np.asarray(centroids @ query, dtype=np.float32), probe)
-    scores_parts: list[np.ndarray] = []
-    pos_parts: list[np.ndarray] = []
-    for lst in nearest:
-        start, end = int(indptr[lst]), int(indptr[lst + 1])
-        if end > start:
-            scores_parts.append(np.asarray(vectors[start:end] @ query, dtype=np.float32))
-            pos_parts.append(np.asarray(rows[start:end]))
-    if not pos_parts:
-        return np.zeros(0, np.float32), np.zeros(0, np.int64)
-    scores = np.concatenate(scores_parts)
-    positions = np.concatenate(pos_parts)
-    if excluded is not None:
-        scores[excluded[positions]] = -np.inf
-    best = top_n(scores, n)
-    return scores[best], positions[best]
+    return ivf_scan(array, query, ivf_lists(array, query, probe), n, excluded)
+
+
+def split_lists(lists: np.ndarray, sizes: np.ndarray, parts: int) -> list[np.ndarray]:
+    """`lists` in `parts` groups of about equal total size (largest first, to the lightest)."""
+    groups: list[list[int]] = [[] for _ in range(parts)]
+    loads = [0] * parts
+    for lst in sorted(lists.tolist(), key=lambda x: -int(sizes[x])):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(lst)
+        loads[lightest] += int(sizes[lst])
+    return [np.asarray(g, dtype=np.int64) for g in groups if g]

@@ -94,20 +94,13 @@ def _dense_ranking(
 ) -> list[int]:
     if not state.n_chunks:
         return []
-    return state.dense(store.embed_query(query), n, mask)
+    if state.size < PARALLEL_MIN:
+        return state.dense(store.embed_query(query), n, mask)
+    return state.dense(store.embed_query(query), n, mask, pool=_pool())
 
 
 def _lexical_ranking(state: SearchState, query: str, n: int, mask: np.ndarray | None) -> list[int]:
-    scores = state.lexical_scores(query)
-    if scores.size == 0:
-        return []
-    if mask is not None:
-        scores = np.where(mask, scores, 0.0)
-    n = min(n, int(np.count_nonzero(scores)))
-    if n == 0:
-        return []
-    top = np.argpartition(-scores, n - 1)[:n]
-    return [int(i) for i in top[np.argsort(-scores[top], kind="stable")]]
+    return state.lexical_top(query, n, mask)
 
 
 def make_snippet(text: str, query: str) -> str:
@@ -145,15 +138,16 @@ def hybrid_search(
     allowed, mask = filters if filters is not None else (None, None)
     if allowed is not None and not allowed:
         return []
-    pool = max(50, k * 10)
-    if mode == "hybrid" and state.size >= PARALLEL_MIN:
-        # the two rankings are numpy work that releases the GIL: side by side on two cores
-        pending = _pool().submit(_dense_ranking, state, store, query, pool, mask)
-        lexical = _lexical_ranking(state, query, pool, mask)
-        dense = pending.result()
+    depth = max(50, k * 10)  # chunks each ranking gives the fusion
+    if mode == "hybrid" and state.size >= PARALLEL_MIN and state.n_chunks:
+        # Two cores: the query vector is computed there while BM25 ranks here, then the
+        # dense scans are shared between both threads (numpy releases the GIL).
+        vector = _pool().submit(store.embed_query, query)
+        lexical = _lexical_ranking(state, query, depth, mask)
+        dense = state.dense(vector.result(), depth, mask, pool=_pool())
     else:
-        dense = _dense_ranking(state, store, query, pool, mask) if mode != "lexical" else []
-        lexical = _lexical_ranking(state, query, pool, mask) if mode != "dense" else []
+        dense = _dense_ranking(state, store, query, depth, mask) if mode != "lexical" else []
+        lexical = _lexical_ranking(state, query, depth, mask) if mode != "dense" else []
 
     fused: dict[int, float] = {}
     dense_rank: dict[int, int] = {}

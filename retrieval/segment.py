@@ -11,6 +11,7 @@ whole. Segments above `IVF_MIN` chunks store their vectors grouped by a coarse q
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -18,12 +19,13 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from retrieval.dense import build_ivf, exact_top, ivf_top
+from retrieval.dense import Scan, build_ivf, exact_top, ivf_lists, ivf_scan, split_lists
 from retrieval.lexical import postings
 
 DB = "segment.sqlite3"
@@ -242,13 +244,28 @@ class Segment:
     def term_ids(self, terms: Iterable[str]) -> dict[str, int]:
         return dict(self.query_in("SELECT term, id FROM terms WHERE term IN ({})", list(terms)))
 
-    def dense(
-        self, query: np.ndarray, n: int, excluded: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, positions) of the `n` nearest chunks not `excluded` (cosine), best first."""
+    def dense_scans(
+        self, query: np.ndarray, n: int, excluded: np.ndarray | None, parts: int = 1
+    ) -> list[Scan]:
+        """Dense search of this segment in up to `parts` scans of about equal cost, each
+        giving (scores, positions) of its `n` nearest chunks not `excluded` (cosine)."""
         if self.ivf:
-            return ivf_top(self.array, query, n, excluded)
-        return exact_top(self.array("vectors"), query, n, excluded)
+            lists = ivf_lists(self.array, query)
+            sizes = np.diff(np.asarray(self.array("ivf_indptr")))
+            return [
+                Scan(
+                    int(sizes[group].sum()),
+                    partial(ivf_scan, self.array, query, group, n, excluded),
+                )
+                for group in split_lists(lists, sizes, parts)
+            ]
+        vectors = np.asarray(self.array("vectors"))
+        bounds = np.linspace(0, self.n_chunks, parts + 1).astype(int)
+        return [
+            Scan(int(b - a), partial(_range_top, vectors, query, int(a), int(b), n, excluded))
+            for a, b in itertools.pairwise(bounds)
+            if b > a
+        ]
 
     def vectors_at(self, positions: Sequence[int]) -> np.ndarray:
         """Vectors of chunks at these positions."""
@@ -261,3 +278,12 @@ class Segment:
         with self._lock:
             self._conn.close()
         self._arrays.clear()
+
+
+def _range_top(
+    vectors: np.ndarray, query: np.ndarray, a: int, b: int, n: int, excluded: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    scores, positions = exact_top(
+        vectors[a:b], query, n, None if excluded is None else excluded[a:b]
+    )
+    return scores, positions + a

@@ -24,14 +24,27 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from retrieval.dense import top_n
+from retrieval.bm25_top import (
+    Layout,
+    QueryTerm,
+    TermPart,
+    canonical,
+    contribution,
+    live,
+    top_positions,
+)
+from retrieval.dense import Scan, top_n
 from retrieval.lexical import idf, length_norms, tokenize
 from retrieval.models import Paper
 from retrieval.segment import Segment
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from retrieval.config import RetrievalConfig
 
+# A segment this large is scanned in two halves when a second thread is offered.
+SPLIT_MIN = 50_000
 MOD = 2**128
 
 
@@ -124,7 +137,7 @@ class SearchState:
         )
         self._avgdl: float | None = None
         self._has_dead = [bool(m.any()) for m in self.dead]
-        self._norm_cache: dict[int, np.ndarray] = {}
+        self._norm_cache: dict[tuple[int, type], np.ndarray] = {}
         self._lock = threading.Lock()
 
     # ----- opening -----
@@ -327,73 +340,117 @@ class SearchState:
                 self._avgdl = total / max(self.n_chunks, 1)
             return self._avgdl
 
-    def _norms(self, i: int, avgdl: float) -> np.ndarray:
+    def _norms(self, i: int, avgdl: float, dtype: type = np.float64) -> np.ndarray:
         """Segment `i`'s BM25 length norms (`lexical.length_norms`), computed once per state."""
         with self._lock:
-            norm = self._norm_cache.get(i)
+            norm = self._norm_cache.get((i, dtype))
             if norm is None:
-                norm = length_norms(self.segments[i].array("doclen"), avgdl)
-                self._norm_cache[i] = norm
+                norm = length_norms(self.segments[i].array("doclen"), avgdl).astype(dtype)
+                self._norm_cache[(i, dtype)] = norm
             return norm
+
+    def query_terms(self, query: str) -> list[QueryTerm]:
+        """The query's terms found in the collection, each with its weight (query count x
+        idf over the live chunks) and its postings per segment."""
+        counts = Counter(tokenize([query])[0]) if self.n_chunks else Counter()
+        parts: dict[str, list[TermPart]] = {}
+        df: Counter[str] = Counter()
+        for i, seg in enumerate(self.segments):
+            ids = seg.term_ids(counts) if counts else {}
+            if not ids:
+                continue
+            indptr, docs, tfs = (seg.array(n) for n in ("post_indptr", "post_docs", "post_tfs"))
+            for term, tid in ids.items():
+                start, end = int(indptr[tid]), int(indptr[tid + 1])
+                part = TermPart(i, np.asarray(docs[start:end]), np.asarray(tfs[start:end]))
+                dead = self.dead[i] if self._has_dead[i] else None
+                df[term] += part.docs.size - (int(dead[part.docs].sum()) if dead is not None else 0)
+                parts.setdefault(term, []).append(part)
+        return [
+            QueryTerm(t, counts[t] * float(np.float32(idf(df[t], self.n_chunks))), parts[t])
+            for t in counts
+            if df[t]
+        ]
+
+    def _layout(self) -> Layout:
+        avgdl = self._mean_length()
+        return Layout(
+            self.offsets,
+            self.size,
+            lambda i: self._norms(i, avgdl),
+            lambda i: self._norms(i, avgdl, np.float32),
+            [d if has else None for d, has in zip(self.dead, self._has_dead, strict=True)],
+        )
 
     def lexical_scores(self, query: str) -> np.ndarray:
         """BM25 score of every global position for `query` (zero for dead chunks)."""
         total = np.zeros(self.size, dtype=np.float32)
-        counts = Counter(tokenize([query])[0]) if self.n_chunks else Counter()
-        if not counts:
+        terms = self.query_terms(query)
+        if not terms:
             return total
-        df: Counter[str] = Counter()
-        hits: list[tuple[int, str, np.ndarray, np.ndarray]] = []
-        for i, seg in enumerate(self.segments):
-            ids = seg.term_ids(counts)
-            if not ids:
-                continue
-            indptr, docs, tfs = (seg.array(n) for n in ("post_indptr", "post_docs", "post_tfs"))
-            dead = self.dead[i] if self._has_dead[i] else None
-            for term, tid in ids.items():
-                start, end = int(indptr[tid]), int(indptr[tid + 1])
-                d, tf = np.asarray(docs[start:end]), np.asarray(tfs[start:end])
-                if dead is not None:
-                    live = ~dead[d]
-                    d, tf = d[live], tf[live]
-                df[term] += int(d.size)
-                hits.append((i, term, d, tf))
-        if not hits:
-            return total
-        avgdl = self._mean_length()
-        weights = {t: counts[t] * float(np.float32(idf(df[t], self.n_chunks))) for t in df}
-        for i, term, d, tf in hits:
-            tf64 = tf.astype(np.float64)
-            scores = tf64 / (tf64 + self._norms(i, avgdl)[d])
-            view = total[self.offsets[i] : self.offsets[i] + self.segments[i].n_chunks]
-            view[d] += (weights[term] * scores).astype(np.float32)
+        layout = self._layout()
+        for term, part in canonical(terms):
+            docs, tfs = live(part, layout.dead[part.segment])
+            view = total[self.offsets[part.segment] :]
+            view[docs] += contribution(term.weight, tfs, layout.norms(part.segment)[docs])
         return total
+
+    def lexical_top(self, query: str, n: int, mask: np.ndarray | None = None) -> list[int]:
+        """Global positions of the `n` best BM25 chunks within `mask`, best first (ties by
+        position): the ranking of `lexical_scores`, without scoring every posting."""
+        terms = self.query_terms(query)
+        return top_positions(terms, self._layout(), n, mask) if terms and n > 0 else []
 
     # ----- dense -----
 
-    def dense(self, vector: np.ndarray, n: int, mask: np.ndarray | None) -> list[int]:
-        """Global positions of the `n` live chunks nearest to `vector`, within `mask`."""
+    def dense(
+        self,
+        vector: np.ndarray,
+        n: int,
+        mask: np.ndarray | None,
+        pool: Executor | None = None,
+    ) -> list[int]:
+        """Global positions of the `n` live chunks nearest to `vector`, within `mask`, ties
+        by position. With a `pool`, the scans are split in two halves of about equal cost:
+        one runs there while this thread runs the other (numpy releases the GIL)."""
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         norm = float(np.linalg.norm(query))
         query = query / norm if norm > 0 else query
-        scores: list[np.ndarray] = []
-        positions: list[np.ndarray] = []
+        parts = 2 if pool is not None else 1
+        scans: list[tuple[int, Scan]] = []
         for i, seg in enumerate(self.segments):
             excluded = self.dead[i]
             if mask is not None:
                 excluded = excluded | ~mask[self.offsets[i] : self.offsets[i] + seg.n_chunks]
             if excluded.all():
                 continue
-            s, p = seg.dense(query, n, excluded if excluded.any() else None)
-            scores.append(s)
-            positions.append(p + self.offsets[i])
-        if not scores:
+            split = parts if seg.n_chunks >= SPLIT_MIN else 1
+            for scan in seg.dense_scans(query, n, excluded if excluded.any() else None, split):
+                scans.append((self.offsets[i], scan))
+        halves: list[list[tuple[int, Scan]]] = [[], []]
+        loads = [0, 0]
+        for offset, scan in sorted(scans, key=lambda s: -s[1].cost):
+            lighter = 0 if loads[0] <= loads[1] or pool is None else 1
+            halves[lighter].append((offset, scan))
+            loads[lighter] += scan.cost
+        there = pool.submit(_run_scans, halves[1]) if pool is not None and halves[1] else None
+        results = _run_scans(halves[0]) + (there.result() if there is not None else [])
+        if not results:
             return []
-        all_scores = np.concatenate(scores)
-        all_positions = np.concatenate(positions)
-        return [int(all_positions[j]) for j in top_n(all_scores, n)]
+        scores = np.concatenate([s for s, _ in results])
+        positions = np.concatenate([p for _, p in results])
+        return [int(p) for p in positions[top_n(scores, n, positions)]]
 
     def close(self) -> None:
         """Release the segments (the object must not be used afterwards)."""
         for seg in self.segments:
             seg.close()
+
+
+def _run_scans(scans: Sequence[tuple[int, Scan]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each scan's (scores, global positions)."""
+    out = []
+    for offset, scan in scans:
+        scores, positions = scan.run()
+        out.append((scores, positions + offset))
+    return out
