@@ -72,18 +72,18 @@ def _exact(terms: Sequence[QueryTerm], layout: Layout, positions: np.ndarray) ->
     scores = np.zeros(positions.size, dtype=np.float32)
     starts = np.asarray(layout.offsets, dtype=np.int64)
     seg_of = np.searchsorted(starts, positions, side="right") - 1
+    rows_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for term, part in canonical(terms):
-        rows = np.flatnonzero(seg_of == part.segment)
+        if part.segment not in rows_of:
+            rows = np.flatnonzero(seg_of == part.segment)
+            rows_of[part.segment] = (rows, positions[rows] - starts[part.segment])
+        rows, local = rows_of[part.segment]
         if rows.size == 0 or part.docs.size == 0:
             continue
-        local = positions[rows] - starts[part.segment]
-        at = np.searchsorted(part.docs, local)
-        inside = at < part.docs.size
-        found = np.zeros(rows.size, dtype=bool)
-        found[inside] = np.asarray(part.docs[at[inside]]) == local[inside]
-        hit = at[found]
+        at = np.minimum(np.searchsorted(part.docs, local), part.docs.size - 1)
+        found = part.docs[at] == local
         norms = layout.norms(part.segment)[local[found]]
-        scores[rows[found]] += contribution(term.weight, np.asarray(part.tfs[hit]), norms)
+        scores[rows[found]] += contribution(term.weight, part.tfs[at[found]], norms)
     return scores
 
 

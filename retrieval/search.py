@@ -159,12 +159,13 @@ def hybrid_search(
         fused[pos] = fused.get(pos, 0.0) + 1.0 / (RRF_K + rank)
         lexical_rank[pos] = rank
 
-    chunks = state.chunks_at(list(fused))
+    owners = state.chunks_at(list(fused), text=False)
     by_paper: dict[str, list[int]] = {}
     for pos in sorted(fused, key=lambda p: (-fused[p], p)):
-        by_paper.setdefault(chunks[pos][0], []).append(pos)
+        by_paper.setdefault(owners[pos][0], []).append(pos)
     top = list(by_paper.items())[:k]
     papers = state.papers_by_id([pid for pid, _ in top])
+    chunks = state.chunks_at([p for _, positions in top for p in positions])
 
     hits: list[SearchHit] = []
     for pid, positions in top:

@@ -253,17 +253,17 @@ class SearchState:
 
     # ----- chunks -----
 
-    def chunks_at(self, positions: Sequence[int]) -> dict[int, tuple[str, str]]:
-        """(paper id, text) of the chunks at these global positions."""
-        by_segment: dict[int, list[int]] = {}
-        for pos in positions:
-            i, local = self.locate(int(pos))
-            by_segment.setdefault(i, []).append(local)
+    def chunks_at(self, positions: Sequence[int], text: bool = True) -> dict[int, tuple[str, str]]:
+        """(paper id, text) of the chunks at these global positions (text "" if not `text`)."""
+        wanted = np.asarray(positions, dtype=np.int64)
+        segment_of = np.searchsorted(np.asarray(self.offsets), wanted, side="right") - 1
         out: dict[int, tuple[str, str]] = {}
-        for i, locals_ in by_segment.items():
-            sql = "SELECT pos, paper_id, text FROM chunks WHERE pos IN ({})"
-            for pos, pid, text in self.segments[i].query_in(sql, locals_):
-                out[self.offsets[i] + int(pos)] = (pid, text)
+        for i in np.unique(segment_of).tolist():
+            locals_ = (wanted[segment_of == i] - self.offsets[i]).tolist()
+            column = "text" if text else "''"
+            sql = f"SELECT pos, paper_id, {column} FROM chunks WHERE pos IN ({{}})"
+            for pos, pid, body in self.segments[i].query_in(sql, locals_):
+                out[self.offsets[i] + int(pos)] = (pid, body)
         return out
 
     def chunks_of(self, paper_ids: Sequence[str], text: bool = False) -> list[OldChunk]:
