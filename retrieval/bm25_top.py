@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-# Relative slack for float32 sums taken in a different order (a few ulps on ~20 terms).
+# Least relative slack for float32 sums taken in a different order (see `_slack`).
 EPS = 1e-5
 
 
@@ -29,6 +29,8 @@ class TermPart(NamedTuple):
 
 
 class QueryTerm(NamedTuple):
+    """A query term found in the collection, with its weight and postings per segment."""
+
     term: str
     weight: float  # query count x idf over the live chunks
     parts: list[TermPart]
@@ -97,6 +99,7 @@ def _approximate(terms: Sequence[QueryTerm], layout: Layout, segment: int, size:
         for part in term.parts:
             if part.segment == segment:
                 tfs = np.asarray(part.tfs)
+                # `np.add.at` over unique ids equals `scores[docs] += ...` but is ~2x faster
                 np.add.at(scores, part.docs, weight * (tfs / (tfs + norms[part.docs])))
     dead = layout.dead[segment]
     if dead is not None:
@@ -104,21 +107,29 @@ def _approximate(terms: Sequence[QueryTerm], layout: Layout, segment: int, size:
     return scores
 
 
-def _contenders(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the positive scores within EPS of the n-th largest (all of them when
-    fewer than n are positive): a superset of the top n, whatever the summation order."""
+def _contenders(scores: np.ndarray, n: int, eps: float) -> np.ndarray:
+    """Indices of the positive scores within `eps` (relative) of the n-th largest, all of
+    them when fewer than n are positive: a superset of the top n whatever the summation
+    order. A strided sample finds a floor that most scores are below; the n-th largest is
+    found among the scores above it (when there are n), then taken from the whole array."""
     step = max(1, scores.size // (64 * n))
     sample = scores[::step]
     k = min(sample.size, 4 + (4 * n) // step)
     floor = float(np.partition(sample, sample.size - k)[sample.size - k])
-    picked = np.flatnonzero(scores >= floor * (1 - EPS)) if floor > 0 else None
-    if picked is None or picked.size < n:  # the sample misjudged: take every positive
-        picked = np.flatnonzero(scores > 0)
-    if picked.size > n:
-        values = scores[picked]
-        nth = float(np.partition(values, values.size - n)[values.size - n])
-        picked = picked[values >= nth * (1 - EPS)]
-    return picked
+    above = np.flatnonzero(scores >= floor) if floor > 0 else None
+    if above is None or above.size < n:  # the sample misjudged: every positive score
+        above = np.flatnonzero(scores > 0)
+        if above.size <= n:
+            return above
+    values = scores[above]
+    nth = float(np.partition(values, values.size - n)[values.size - n])
+    return np.flatnonzero(scores >= nth * (1 - eps))
+
+
+def _slack(terms: Sequence[QueryTerm]) -> float:
+    """Relative error bound of a float32 sum of this many terms' scores in any order (with
+    room to spare): a chunk within it of the n-th best may still be ahead of it."""
+    return max(EPS, 8 * (len(terms) + 4) * 2.0**-24)
 
 
 def top_positions(
@@ -133,7 +144,7 @@ def top_positions(
         scores = _approximate(terms, layout, i, ends[i] - layout.offsets[i])
         if mask is not None:
             scores[~mask[layout.offsets[i] : ends[i]]] = 0.0
-        pieces.append(_contenders(scores, n) + layout.offsets[i])
+        pieces.append(_contenders(scores, n, _slack(terms)) + layout.offsets[i])
     if not pieces:
         return []
     matched = np.concatenate(pieces)

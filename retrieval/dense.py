@@ -4,11 +4,17 @@ build; rows stored grouped by list; a query scans the `nprobe` lists nearest to 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
+from retrieval.blas_threads import SINGLE_THREADED_BLAS
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 BLOCK = 32_768
 TRAIN_PER_LIST = 32
@@ -21,9 +27,11 @@ MIN_PROBE = 8
 
 
 class Scan(NamedTuple):
-    """A part of a dense search: its cost (rows scanned) and the call that does it."""
+    """A part of a dense search: its cost (rows scanned), how many best rows it gives and
+    the call that gives them (scores, positions in the segment)."""
 
     cost: int
+    n: int
     run: Callable[[], tuple[np.ndarray, np.ndarray]]
 
 
@@ -33,6 +41,8 @@ def top_n(scores: np.ndarray, n: int, keys: np.ndarray | None = None) -> np.ndar
     n = min(n, scores.size)
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
+    if np.isnan(scores).any():  # NaN would sort above every number
+        scores = np.where(np.isnan(scores), -np.inf, scores)
     if n < scores.size:
         nth = np.partition(scores, scores.size - n)[scores.size - n]
         part = np.flatnonzero(scores >= nth)  # every tie of the n-th, not an arbitrary one
@@ -43,17 +53,73 @@ def top_n(scores: np.ndarray, n: int, keys: np.ndarray | None = None) -> np.ndar
     return part[np.lexsort((tie, -scores[part]))[:n]]
 
 
+def block_scores(vectors: np.ndarray, query: np.ndarray, start: int, end: int) -> np.ndarray:
+    """Cosine scores of rows start:end, one BLAS call per `BLOCK` rows aligned to row 0: a
+    row's score then comes from the same call shape however a scan is split (BLAS rounds a
+    row differently depending on where it sits in the matrix it is given)."""
+    parts = []
+    for a in range(start - start % BLOCK, end, BLOCK):
+        block = np.asarray(vectors[a : a + BLOCK] @ query, dtype=np.float32)
+        parts.append(block[max(start - a, 0) : end - a])
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
 def exact_top(
-    vectors: np.ndarray, query: np.ndarray, n: int, excluded: np.ndarray | None
+    vectors: np.ndarray,
+    query: np.ndarray,
+    n: int,
+    excluded: np.ndarray | None,
+    rows: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, positions) of the `n` rows most similar to `query` that are not excluded."""
-    if vectors.shape[0] == 0:
+    """(scores, positions) of the `n` rows (of `rows`, default all) most similar to `query`
+    that are not excluded."""
+    start, end = rows or (0, vectors.shape[0])
+    if end <= start:
         return np.zeros(0, np.float32), np.zeros(0, np.int64)
-    scores = np.asarray(vectors @ query, dtype=np.float32)
+    scores = block_scores(vectors, query, start, end)
     if excluded is not None:
-        scores[excluded] = -np.inf
+        scores[excluded[start:end]] = -np.inf
     best = top_n(scores, n)
-    return scores[best], best
+    return scores[best], best + start
+
+
+def split_rows(n: int, parts: int) -> list[tuple[int, int]]:
+    """`parts` row ranges of about equal size with inner bounds on `BLOCK` multiples."""
+    blocks = -(-n // BLOCK)
+    cuts = [min(n, round(blocks * i / parts) * BLOCK) for i in range(parts + 1)]
+    cuts[-1] = n
+    return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def run_split(scans: Sequence[tuple[int, Scan]], pool: Executor | None) -> list[int]:
+    """Global positions of the `n` best over these (offset, scan)s, ties by position: with a
+    `pool`, the scans are dealt into two halves of about equal cost, one run there while
+    this thread runs the other (numpy releases the GIL); BLAS single-threaded for both, so
+    the scores do not depend on the split."""
+    halves: list[list[tuple[int, Scan]]] = [[], []]
+    loads = [0, 0]
+    for offset, scan in sorted(scans, key=lambda s: -s[1].cost):
+        lighter = 0 if pool is None or loads[0] <= loads[1] else 1
+        halves[lighter].append((offset, scan))
+        loads[lighter] += scan.cost
+    with SINGLE_THREADED_BLAS:
+        there = pool.submit(_run_scans, halves[1]) if pool is not None and halves[1] else None
+        results = _run_scans(halves[0]) + (there.result() if there is not None else [])
+    if not results:
+        return []
+    scores = np.concatenate([s for s, _ in results])
+    positions = np.concatenate([p for _, p in results])
+    n = max((scan.n for _, scan in scans), default=0)
+    return [int(p) for p in positions[top_n(scores, n, positions)]]
+
+
+def _run_scans(scans: Sequence[tuple[int, Scan]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each scan's (scores, global positions)."""
+    out = []
+    for offset, scan in scans:
+        scores, positions = scan.run()
+        out.append((scores, positions + offset))
+    return out
 
 
 def n_lists(n: int) -> int:

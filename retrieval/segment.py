@@ -11,7 +11,6 @@ whole. Segments above `IVF_MIN` chunks store their vectors grouped by a coarse q
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
@@ -25,7 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.dense import Scan, build_ivf, exact_top, ivf_lists, ivf_scan, split_lists
+from retrieval.dense import (
+    Scan,
+    build_ivf,
+    exact_top,
+    ivf_lists,
+    ivf_scan,
+    split_lists,
+    split_rows,
+)
 from retrieval.lexical import postings
 
 DB = "segment.sqlite3"
@@ -253,18 +260,13 @@ class Segment:
             lists = ivf_lists(self.array, query)
             sizes = np.diff(np.asarray(self.array("ivf_indptr")))
             return [
-                Scan(
-                    int(sizes[group].sum()),
-                    partial(ivf_scan, self.array, query, group, n, excluded),
-                )
-                for group in split_lists(lists, sizes, parts)
+                Scan(int(sizes[g].sum()), n, partial(ivf_scan, self.array, query, g, n, excluded))
+                for g in split_lists(lists, sizes, parts)
             ]
         vectors = np.asarray(self.array("vectors"))
-        bounds = np.linspace(0, self.n_chunks, parts + 1).astype(int)
         return [
-            Scan(int(b - a), partial(_range_top, vectors, query, int(a), int(b), n, excluded))
-            for a, b in itertools.pairwise(bounds)
-            if b > a
+            Scan(b - a, n, partial(exact_top, vectors, query, n, excluded, (a, b)))
+            for a, b in split_rows(self.n_chunks, parts)
         ]
 
     def vectors_at(self, positions: Sequence[int]) -> np.ndarray:
@@ -278,12 +280,3 @@ class Segment:
         with self._lock:
             self._conn.close()
         self._arrays.clear()
-
-
-def _range_top(
-    vectors: np.ndarray, query: np.ndarray, a: int, b: int, n: int, excluded: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
-    scores, positions = exact_top(
-        vectors[a:b], query, n, None if excluded is None else excluded[a:b]
-    )
-    return scores, positions + a

@@ -33,7 +33,7 @@ from retrieval.bm25_top import (
     live,
     top_positions,
 )
-from retrieval.dense import Scan, top_n
+from retrieval.dense import Scan, run_split
 from retrieval.lexical import idf, length_norms, tokenize
 from retrieval.models import Paper
 from retrieval.segment import Segment
@@ -137,7 +137,7 @@ class SearchState:
         )
         self._avgdl: float | None = None
         self._has_dead = [bool(m.any()) for m in self.dead]
-        self._norm_cache: dict[tuple[int, type], np.ndarray] = {}
+        self._norm_cache: dict[tuple[int, type[np.floating]], np.ndarray] = {}
         self._lock = threading.Lock()
 
     # ----- opening -----
@@ -340,7 +340,7 @@ class SearchState:
                 self._avgdl = total / max(self.n_chunks, 1)
             return self._avgdl
 
-    def _norms(self, i: int, avgdl: float, dtype: type = np.float64) -> np.ndarray:
+    def _norms(self, i: int, avgdl: float, dtype: type[np.floating] = np.float64) -> np.ndarray:
         """Segment `i`'s BM25 length norms (`lexical.length_norms`), computed once per state."""
         with self._lock:
             norm = self._norm_cache.get((i, dtype))
@@ -427,30 +427,9 @@ class SearchState:
             split = parts if seg.n_chunks >= SPLIT_MIN else 1
             for scan in seg.dense_scans(query, n, excluded if excluded.any() else None, split):
                 scans.append((self.offsets[i], scan))
-        halves: list[list[tuple[int, Scan]]] = [[], []]
-        loads = [0, 0]
-        for offset, scan in sorted(scans, key=lambda s: -s[1].cost):
-            lighter = 0 if loads[0] <= loads[1] or pool is None else 1
-            halves[lighter].append((offset, scan))
-            loads[lighter] += scan.cost
-        there = pool.submit(_run_scans, halves[1]) if pool is not None and halves[1] else None
-        results = _run_scans(halves[0]) + (there.result() if there is not None else [])
-        if not results:
-            return []
-        scores = np.concatenate([s for s, _ in results])
-        positions = np.concatenate([p for _, p in results])
-        return [int(p) for p in positions[top_n(scores, n, positions)]]
+        return run_split(scans, pool)
 
     def close(self) -> None:
         """Release the segments (the object must not be used afterwards)."""
         for seg in self.segments:
             seg.close()
-
-
-def _run_scans(scans: Sequence[tuple[int, Scan]]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each scan's (scores, global positions)."""
-    out = []
-    for offset, scan in scans:
-        scores, positions = scan.run()
-        out.append((scores, positions + offset))
-    return out

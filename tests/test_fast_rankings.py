@@ -83,6 +83,60 @@ def test_top_n_breaks_ties_by_key_whatever_the_order() -> None:
     keys = np.array([9, 8, 7, 6, 5, 4])
     assert top_n(scores, 2, keys).tolist() == [4, 2]  # same scores: lowest key wins
     assert top_n(scores, 10).tolist() == [1, 2, 4, 3, 0]  # -inf never returned
+    with_nan = np.array([np.nan, 1.0, 2.0, 3.0], dtype=np.float32)
+    assert top_n(with_nan, 1).tolist() == [3] and top_n(with_nan, 9).tolist() == [3, 2, 1]
+
+
+def test_duplicate_vectors_tie_to_the_lower_position_however_the_scan_is_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # BLAS rounds a row's product differently depending on where it sits in the matrix it
+    # is given; fixed blocks make a duplicate's score, and so the tie order, split-proof.
+    monkeypatch.setattr("retrieval.state.SPLIT_MIN", 100)
+    monkeypatch.setattr("retrieval.dense.BLOCK", 64)
+    rng = np.random.default_rng(8)
+    vectors = rng.standard_normal((1500, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    copies = [7, 70, 333, 745, 749, 901, 1201, 1499]
+    vectors[copies] = vectors[7]  # copies of row 7 in other blocks and other halves
+    writer = StateWriter(tmp_path, None)
+    papers, chunks = _rows(0, 1500, random.Random(1))
+    writer.add(papers, chunks, vectors)
+    state = writer.finish()
+    noise = rng.standard_normal(384).astype(np.float32)
+    query = vectors[7] + 0.5 * noise / np.linalg.norm(noise)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for split in (None, pool):
+            assert state.dense(query, 8, None, pool=split) == copies
+
+
+def test_hybrid_search_side_by_side_equals_one_after_the_other(
+    seed_index: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retrieval.search as search
+
+    index = seed_index
+    state = index._search_state()  # type: ignore[attr-defined]
+    store = index.store  # type: ignore[attr-defined]
+    queries = ["multi-turn jailbreak", "how do chatbots learn social norms",
+               "benchmark for moral reasoning of language models", "zzzz unknownword"]  # fmt: skip
+    alone = [search.hybrid_search(state, store, q, k=8) for q in queries]
+    monkeypatch.setattr(search, "PARALLEL_MIN", 0)  # the large-collection path
+    both = [search.hybrid_search(state, store, q, k=8) for q in queries]
+    for a, b in zip(alone, both, strict=True):
+        assert [(h.paper_id, h.score, h.snippet, h.dense_rank, h.lexical_rank) for h in a] == [
+            (h.paper_id, h.score, h.snippet, h.dense_rank, h.lexical_rank) for h in b
+        ]
+    assert alone[0] and alone[0][0].matched_chunks
+
+
+def test_chunks_at_gives_paper_ids_without_texts_when_asked(tmp_path: Path) -> None:
+    state = _state(tmp_path, (50,), kill=0)
+    full = state.chunks_at([3, 0, 49])
+    ids_only = state.chunks_at([3, 0, 49], text=False)
+    assert {p: v[0] for p, v in full.items()} == {p: v[0] for p, v in ids_only.items()}
+    assert set(ids_only) == {0, 3, 49} and all(v[1] == "" for v in ids_only.values())
+    assert any(v[1] for v in full.values())
 
 
 @pytest.mark.parametrize("ivf", [False, True])
@@ -112,10 +166,9 @@ def test_dense_split_over_two_threads_equals_one(
     else:  # IVF: the split scans cover the same lists as one scan
         seg = state.segments[0]
         _, one = ivf_top(seg.array, queries[1], 30, state.dead[0])
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            parts = seg.dense_scans(queries[1], 30, state.dead[0], 2)
-            assert len(parts) == 2
-            merged = [p for s in parts for p in zip(*s.run(), strict=True)]
+        parts = seg.dense_scans(queries[1], 30, state.dead[0], 2)
+        assert len(parts) == 2
+        merged = [p for s in parts for p in zip(*s.run(), strict=True)]
         scores = np.array([s for s, _ in merged], dtype=np.float32)
         positions = np.array([p for _, p in merged])
         assert positions[top_n(scores, 30, positions)].tolist() == one.tolist()
@@ -127,11 +180,19 @@ def test_contenders_hold_the_top_n_even_when_the_sample_misjudges() -> None:
     n, size = 50, 64 * 50 * 8  # the sample takes every 8th score
     scores = np.zeros(size, dtype=np.float32)
     scores[np.arange(30) * 8] = np.arange(1, 31)  # 30 hits, all where the sample looks
-    assert sorted(_contenders(scores, n).tolist()) == (np.arange(30) * 8).tolist()
+    assert sorted(_contenders(scores, n, 1e-5).tolist()) == (np.arange(30) * 8).tolist()
+    # The sample's floor is above the n-th best here; near-ties of the n-th that the sample
+    # never looks at, within the slack but below the floor, are kept all the same.
+    scores = np.zeros(size, dtype=np.float32)
+    scores[np.arange(29) * 8] = 1.0  # sampled
+    scores[np.arange(21) * 8 + 1] = 1.0  # not sampled: with the 29, exactly n at the floor
+    scores[np.arange(10) * 8 + 2] = np.float32(1 - 5e-6)  # not sampled, within 1e-5
+    got = set(_contenders(scores, n, 1e-5).tolist())
+    assert set((np.arange(10) * 8 + 2).tolist()) <= got
     rng = np.random.default_rng(3)
     for _ in range(20):
         scores = np.where(rng.random(size) < 0.3, rng.random(size), 0).astype(np.float32)
         scores[rng.integers(0, size, 5)] = scores.max()  # ties at the top
-        got = set(_contenders(scores, n).tolist())
+        got = set(_contenders(scores, n, 1e-5).tolist())
         nth = np.sort(scores)[-n]
         assert set(np.flatnonzero(scores >= nth).tolist()) <= got
