@@ -95,16 +95,19 @@ def run_split(scans: Sequence[tuple[int, Scan]], pool: Executor | None) -> list[
     """Global positions of the `n` best over these (offset, scan)s, ties by position: with a
     `pool`, the scans are dealt into two halves of about equal cost, one run there while
     this thread runs the other (numpy releases the GIL); BLAS single-threaded for both, so
-    the scores do not depend on the split."""
+    the scores do not depend on the split (without a pool BLAS is left as it is)."""
     halves: list[list[tuple[int, Scan]]] = [[], []]
     loads = [0, 0]
     for offset, scan in sorted(scans, key=lambda s: -s[1].cost):
         lighter = 0 if pool is None or loads[0] <= loads[1] else 1
         halves[lighter].append((offset, scan))
         loads[lighter] += scan.cost
-    with SINGLE_THREADED_BLAS:
-        there = pool.submit(_run_scans, halves[1]) if pool is not None and halves[1] else None
-        results = _run_scans(halves[0]) + (there.result() if there is not None else [])
+    if pool is None:  # one thread, one BLAS setting: nothing to keep equal across a split
+        results = _run_scans(halves[0])
+    else:
+        with SINGLE_THREADED_BLAS:
+            there = pool.submit(_run_scans, halves[1]) if halves[1] else None
+            results = _run_scans(halves[0]) + (there.result() if there is not None else [])
     if not results:
         return []
     scores = np.concatenate([s for s, _ in results])
