@@ -27,11 +27,10 @@ MIN_PROBE = 8
 
 
 class Scan(NamedTuple):
-    """A part of a dense search: its cost (rows scanned), how many best rows it gives and
-    the call that gives them (scores, positions in the segment)."""
+    """A part of a dense search: its cost (rows scanned) and the call that gives its best
+    rows (scores, positions in the segment)."""
 
     cost: int
-    n: int
     run: Callable[[], tuple[np.ndarray, np.ndarray]]
 
 
@@ -91,7 +90,7 @@ def split_rows(n: int, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
 
 
-def run_split(scans: Sequence[tuple[int, Scan]], pool: Executor | None) -> list[int]:
+def run_split(scans: Sequence[tuple[int, Scan]], n: int, pool: Executor | None) -> list[int]:
     """Global positions of the `n` best over these (offset, scan)s, ties by position: with a
     `pool`, the scans are dealt into two halves of about equal cost, one run there while
     this thread runs the other (numpy releases the GIL); BLAS single-threaded for both, so
@@ -112,7 +111,6 @@ def run_split(scans: Sequence[tuple[int, Scan]], pool: Executor | None) -> list[
         return []
     scores = np.concatenate([s for s, _ in results])
     positions = np.concatenate([p for _, p in results])
-    n = max((scan.n for _, scan in scans), default=0)
     return [int(p) for p in positions[top_n(scores, n, positions)]]
 
 

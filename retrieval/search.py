@@ -94,9 +94,8 @@ def _dense_ranking(
 ) -> list[int]:
     if not state.n_chunks:
         return []
-    if state.size < PARALLEL_MIN:
-        return state.dense(store.embed_query(query), n, mask)
-    return state.dense(store.embed_query(query), n, mask, pool=_pool())
+    pool = _pool() if state.size >= PARALLEL_MIN else None
+    return state.dense(store.embed_query(query), n, mask, pool=pool)
 
 
 def _lexical_ranking(state: SearchState, query: str, n: int, mask: np.ndarray | None) -> list[int]:

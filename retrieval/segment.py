@@ -260,12 +260,12 @@ class Segment:
             lists = ivf_lists(self.array, query)
             sizes = np.diff(np.asarray(self.array("ivf_indptr")))
             return [
-                Scan(int(sizes[g].sum()), n, partial(ivf_scan, self.array, query, g, n, excluded))
+                Scan(int(sizes[g].sum()), partial(ivf_scan, self.array, query, g, n, excluded))
                 for g in split_lists(lists, sizes, parts)
             ]
         vectors = np.asarray(self.array("vectors"))
         return [
-            Scan(b - a, n, partial(exact_top, vectors, query, n, excluded, (a, b)))
+            Scan(b - a, partial(exact_top, vectors, query, n, excluded, (a, b)))
             for a, b in split_rows(self.n_chunks, parts)
         ]
 

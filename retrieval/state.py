@@ -24,15 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from retrieval.bm25_top import (
-    Layout,
-    QueryTerm,
-    TermPart,
-    canonical,
-    contribution,
-    live,
-    top_positions,
-)
+from retrieval.bm25_top import Layout, QueryTerm, TermPart, top_positions
 from retrieval.dense import Scan, run_split
 from retrieval.lexical import idf, length_norms, tokenize
 from retrieval.models import Paper
@@ -186,11 +178,6 @@ class SearchState:
                 for seg, dead, dp in zip(self.segments, self.dead, self.dead_papers, strict=True)
             ],
         }
-
-    def locate(self, position: int) -> tuple[int, int]:
-        """(segment index, local position) of a global chunk position."""
-        i = int(np.searchsorted(self.offsets, position, side="right")) - 1
-        return i, position - self.offsets[i]
 
     # ----- papers -----
 
@@ -372,7 +359,8 @@ class SearchState:
             if df[t]
         ]
 
-    def _layout(self) -> Layout:
+    def bm25_layout(self) -> Layout:
+        """What BM25 scoring needs of this state (`retrieval.bm25_top.Layout`)."""
         avgdl = self._mean_length()
         return Layout(
             self.offsets,
@@ -382,24 +370,11 @@ class SearchState:
             [d if has else None for d, has in zip(self.dead, self._has_dead, strict=True)],
         )
 
-    def lexical_scores(self, query: str) -> np.ndarray:
-        """BM25 score of every global position for `query` (zero for dead chunks)."""
-        total = np.zeros(self.size, dtype=np.float32)
-        terms = self.query_terms(query)
-        if not terms:
-            return total
-        layout = self._layout()
-        for term, part in canonical(terms):
-            docs, tfs = live(part, layout.dead[part.segment])
-            view = total[self.offsets[part.segment] :]
-            view[docs] += contribution(term.weight, tfs, layout.norms(part.segment)[docs])
-        return total
-
     def lexical_top(self, query: str, n: int, mask: np.ndarray | None = None) -> list[int]:
         """Global positions of the `n` best BM25 chunks within `mask`, best first (ties by
-        position): the ranking of `lexical_scores`, without scoring every posting."""
+        position): equal to sorting every chunk's BM25 score (`tests/reference_bm25.py`)."""
         terms = self.query_terms(query)
-        return top_positions(terms, self._layout(), n, mask) if terms and n > 0 else []
+        return top_positions(terms, self.bm25_layout(), n, mask) if terms and n > 0 else []
 
     # ----- dense -----
 
@@ -427,7 +402,7 @@ class SearchState:
             split = parts if seg.n_chunks >= SPLIT_MIN else 1
             for scan in seg.dense_scans(query, n, excluded if excluded.any() else None, split):
                 scans.append((self.offsets[i], scan))
-        return run_split(scans, pool)
+        return run_split(scans, n, pool)
 
     def close(self) -> None:
         """Release the segments (the object must not be used afterwards)."""

@@ -1,7 +1,7 @@
 """The fast rankings on real segment files equal the plain ones they replace: BM25's top n
-(a float32 pass, a sampled threshold, then an exact rescoring) equals sorting every chunk's
-`lexical_scores`, and dense search split across two threads equals one thread, with ties
-always going to the lower position."""
+(a float32 pass, a sampled threshold, then an exact rescoring) equals every chunk scored
+and sorted (`tests/reference_bm25.py`), and dense search split across two threads equals
+one thread, with ties always going to the lower position."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import retrieval.segment as segment
 from retrieval.dense import exact_top, ivf_top, top_n
 from retrieval.state import SearchState
 from retrieval.state_write import StateWriter
+from tests.reference_bm25 import lexical_scores
 from tests.test_state_segments import _rows, _vectors
 
 QUERIES = ["jailbreak attack", "safety safety moderation", "the of and", "model data xyz",
@@ -25,7 +26,7 @@ QUERIES = ["jailbreak attack", "safety safety moderation", "the of and", "model 
 
 def _ranked(state: SearchState, query: str, n: int, mask: np.ndarray | None) -> list[int]:
     """The reference: every chunk scored, sorted by (-score, position)."""
-    scores = state.lexical_scores(query)
+    scores = lexical_scores(state, query)
     if mask is not None:
         scores = np.where(mask, scores, 0.0)
     hits = np.flatnonzero(scores)
@@ -69,7 +70,7 @@ def test_bm25_top_equals_sorting_every_score(tmp_path: Path) -> None:
 
 def test_bm25_top_rescoring_gives_the_plain_scores_order(tmp_path: Path) -> None:
     state = _state(tmp_path, (800,), kill=0)
-    scores = state.lexical_scores(QUERIES[-1])
+    scores = lexical_scores(state, QUERIES[-1])
     top = state.lexical_top(QUERIES[-1], 40)
     got = scores[top]
     assert (np.diff(got) <= 0).all()  # best first by the plain scores

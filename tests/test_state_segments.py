@@ -17,6 +17,7 @@ from retrieval.models import Paper
 from retrieval.segment import ChunkRow, PaperRow
 from retrieval.state import SearchState, revision_of
 from retrieval.state_write import FANOUT, StateWriter, lexical_text
+from tests.reference_bm25 import lexical_scores
 
 WORDS = [
     "model",
@@ -105,7 +106,7 @@ def test_bm25_equals_one_bm25s_index_over_the_live_chunks(tmp_path: Path) -> Non
     for query in ("jailbreak attack", "safety safety moderation", "the of", "reasoning data xyz"):
         tokens = [t for t in tokenize([query])[0] if t in retriever.vocab_dict]
         expected = retriever.get_scores(tokens) if tokens else np.zeros(len(texts))
-        got = state.lexical_scores(query)
+        got = lexical_scores(state, query)
         assert np.allclose(got[positions], expected, rtol=1e-5, atol=1e-6), query
         dead = np.ones(state.size, dtype=bool)
         dead[positions] = False
@@ -174,7 +175,7 @@ def test_small_segments_are_merged_by_tier(tmp_path: Path) -> None:
     retriever = bm25s.BM25()
     retriever.index(tokenize(texts), show_progress=False)
     tokens = [t for t in tokenize(["jailbreak safety"])[0] if t in retriever.vocab_dict]
-    assert np.allclose(state.lexical_scores("jailbreak safety")[positions],
+    assert np.allclose(lexical_scores(state, "jailbreak safety")[positions],
                        retriever.get_scores(tokens), rtol=1e-5)  # fmt: skip
     reopened = SearchState.open(tmp_path, str(revision))
     assert reopened is not None and reopened.n_chunks == state.n_chunks
