@@ -137,6 +137,12 @@ class LibraryAPI:
                 query, k, year_from=year_from, year_to=year_to, author=author, mode=mode
             )
 
+    def warm_up(self) -> None:
+        """Ready this process for many searches (the chat calls it once the index is open):
+        state and model loaded, and the faster query encoder for large libraries."""
+        with self._index_errors():
+            self.index.warm_up()
+
     def papers(self) -> list[Paper]:
         """Every paper in the index."""
         with self._index_errors():

@@ -356,6 +356,9 @@ def main(argv: list[str] | None = None) -> None:
                     f"Scale: {count:,} papers ({size / 1e6:,.0f} MB on disk)")  # fmt: skip
 
         warm = PaperIndex(config)
+        # A long-lived process (the chat) warms up as this does: at 50k+ chunks that builds the
+        # ONNX Runtime query encoder.
+        warm.warm_up()
         # Warm means every query's pages were mapped once: a first pass over the queries (each
         # touches an eighth of the IVF lists) costs page faults a long-lived process pays once.
         for q in queries:

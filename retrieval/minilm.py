@@ -50,6 +50,23 @@ class MiniLMEmbedder:
         """Load the weights now (otherwise done by the first `embed`)."""
         load_model(self.model_dir)
 
+    def prepare_queries(self) -> bool:
+        """Build the ONNX Runtime query encoder (`retrieval.minilm_onnx`) for a process that
+        serves many queries: ~0.3 s once, then each query vector in about half the time.
+        False when it cannot be built (queries then stay on numpy)."""
+        from retrieval.minilm_onnx import prepare
+
+        return prepare(self.model_dir, load_model(self.model_dir))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One query's vector (float32, 384): the prepared ONNX encoder if any, else numpy."""
+        from retrieval.minilm_onnx import prepared
+
+        encoder = prepared(self.model_dir)
+        if encoder is not None:
+            return encoder.encode(text)
+        return self.embed([text])[0]
+
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         """Word-piece ids per text, with [CLS]/[SEP], truncated to 256."""
         model = load_model(self.model_dir)

@@ -350,11 +350,20 @@ class ChunkStore:
 
     def embed_query(self, text: str) -> np.ndarray:
         """The query vector; the bundled MiniLM runs without importing chromadb."""
-        if self.config.embedding == "minilm" and self._ef is None:
+        if self.config.embedding == "minilm":  # the process-wide embedder its ef wraps too
             from retrieval.minilm import get_embedder
 
-            return np.asarray(get_embedder().embed([text])[0], dtype=np.float32)
+            return np.asarray(get_embedder().embed_query(text), dtype=np.float32)
         return np.asarray(self.ef([text])[0], dtype=np.float32)
+
+    def prepare_queries(self) -> bool:
+        """Build the faster query encoder of the bundled MiniLM (see `retrieval.minilm_onnx`);
+        False for other models or when it cannot be built."""
+        if self.config.embedding != "minilm":
+            return False
+        from retrieval.minilm import get_embedder
+
+        return get_embedder().prepare_queries()
 
     def embed_documents(self, docs: list[str]) -> list[Any]:
         """Vectors for `docs`: shipped seed vectors where they match exactly, else the model."""

@@ -207,7 +207,7 @@ class Session(Widget):
         try:
             from retrieval.tokens import count_tokens
 
-            assistant.search("warm up", k=1)
+            assistant.warm_up()
             count_tokens("warm up")
         except AssistantError:
             pass  # the first question reports it
