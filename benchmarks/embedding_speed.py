@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -187,6 +188,20 @@ def report_corpus(name: str, embedder: object, texts: list[str], repeat: int, wo
     )
 
 
+def report_queries(label: str, embed: Callable[[str], object]) -> None:
+    """p50/p95 of embedding one short query, 100 times."""
+    latencies = []
+    for i in range(100):
+        query = QUERIES[i % len(QUERIES)]
+        t0 = time.perf_counter()
+        embed(query)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    print(
+        f"query latency, {label} (1 short query, n=100): p50 {statistics.median(latencies):.2f}"
+        f" ms, p95 {percentile(latencies, 95):.2f} ms (load {load()})"
+    )
+
+
 def main() -> int:
     """Run the measurements and print them."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -216,16 +231,11 @@ def main() -> int:
     print(f"  converting the weights without the cache: {convert_time() * 1000:.0f} ms")
 
     embedder.embed(["warm up"])
-    latencies = []
-    for i in range(100):
-        query = QUERIES[i % len(QUERIES)]
-        t0 = time.perf_counter()
-        embedder.embed([query])
-        latencies.append((time.perf_counter() - t0) * 1000)
-    print(
-        f"query latency (1 short query, n=100): p50 {statistics.median(latencies):.2f} ms, "
-        f"p95 {percentile(latencies, 95):.2f} ms (load {load()})"
-    )
+    report_queries("numpy", lambda q: embedder.embed([q]))
+    t0 = time.perf_counter()
+    if embedder.prepare_queries():
+        print(f"ONNX Runtime query encoder built in {(time.perf_counter() - t0) * 1000:.0f} ms")
+        report_queries("ONNX Runtime (long-lived processes, 50k+ chunks)", embedder.embed_query)
 
     workers = worker_count()
     corpora = [("seed abstracts", seed_abstracts())]
