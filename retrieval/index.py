@@ -76,8 +76,8 @@ SearchMode = Literal["hybrid", "dense", "lexical"]
 
 
 # Chunks from which a warmed-up process computes query vectors with ONNX Runtime: there the
-# vector is the longest step of a search (16-25 ms of ~50 at 1M chunks); below, the saving is
-# small next to building the session (0.5 s, ~130 MB).
+# vector is the longest step of a search (15-22 ms of ~50 at 1M chunks); below, the saving is
+# small next to building the session (0.3-0.6 s, ~100 MB).
 FAST_QUERIES_MIN = 50_000
 
 

@@ -4,9 +4,10 @@ Same model and weights as `retrieval.minilm_model` (the graph is built from its 
 arrays), same float32 arithmetic in another order: vectors agree to about 2e-7 per component.
 What ONNX Runtime adds is weights packed once for its matrix kernels: with one query's ~20
 tokens, numpy's BLAS repacks every 384 x 1536 weight matrix at each product and a query vector
-takes 16-22 ms; here it takes 9-11 ms (`benchmarks/embedding_speed.py`).
+takes 15-22 ms; here it takes 8-11 ms (`benchmarks/embedding_speed.py`).
 
-Building a session costs about 0.3 s and ~130 MB, and importing onnxruntime ~0.1 s, so
+Building a session costs 0.3-0.6 s and ~100 MB of private memory (the weights stay
+numpy's memory-mapped arrays; the session adds its packed copies), and importing onnxruntime ~0.1 s, so
 one-shot commands never do it: a process that serves many queries calls `prepare` (the chat
 does, for large libraries). Without onnxruntime, or if it cannot build the session, queries
 stay on numpy.
@@ -25,7 +26,7 @@ from retrieval.onnx_proto import FLOAT, INT64, Graph, model_bytes
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["QueryEncoder", "build_graph", "prepare", "prepared"]
+__all__ = ["QueryEncoder", "build_graph", "encode_query", "prepare", "prepared"]
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,10 @@ _ENCODERS: dict[Path, QueryEncoder | None] = {}
 _LOCK = threading.Lock()
 
 
-def build_graph(model: Model) -> bytes:
-    """The serialized ONNX model: token ids (int64, [n]) -> unit vector (float32, [1, 384])."""
+def build_graph(model: Model) -> tuple[bytes, dict[str, np.ndarray]]:
+    """The serialized ONNX model, token ids (int64, [n]) -> unit vector (float32, [1, 384]),
+    and its weights by name: they stay out of the bytes (declared external), the session is
+    handed the arrays."""
     import numpy as np
 
     hidden = model.ln_g.shape[0]
@@ -58,15 +61,19 @@ def build_graph(model: Model) -> bytes:
     split_heads = i64("split_heads", [-1, 3, model.heads, head_dim])
     merge_heads = i64("merge_heads", [-1, hidden])
     for name in ("word", "position", "ln_g", "ln_b"):
-        g.constant(name, np.asarray(getattr(model, name)))
-    g.constant("token_type", np.asarray(model.token_type[0]))  # single sentences: type 0
+        g.constant(name, np.asarray(getattr(model, name)), external=True)
+    token_type = np.asarray(model.token_type[0])  # single sentences: type 0
+    g.constant("token_type", token_type, external=True)
 
     n = g.node("Squeeze", [g.node("Shape", [ids]), axis0])
     positions = g.node("Range", [zero, n, one])
     x = g.node("Add", [g.node("Gather", ["word", ids]), g.node("Gather", ["position", positions])])
     x = norm(g.node("Add", [x, "token_type"]), "ln_g", "ln_b")
     for i, layer in enumerate(model.layers):
-        w = {f: g.constant(f"{i}.{f}", np.asarray(getattr(layer, f))) for f in layer._fields}
+        w = {
+            f: g.constant(f"{i}.{f}", np.asarray(getattr(layer, f)), external=True)
+            for f in layer._fields
+        }
         # (n, 1152) -> (3, heads, n, head_dim); the query weights are pre-scaled
         qkv = g.node("Reshape", [linear(x, w["w_qkv"], w["b_qkv"]), split_heads])
         qkv = g.node("Transpose", [qkv], perm=[1, 2, 0, 3])
@@ -80,7 +87,7 @@ def build_graph(model: Model) -> bytes:
     pooled = g.node("ReduceMean", [x, axis0], keepdims=1)
     g.node("LpNormalization", [pooled], "vector", p=2, axis=-1)
     g.output("vector", FLOAT, [1, hidden])
-    return model_bytes(g, OPSET)
+    return model_bytes(g, OPSET), g.external
 
 
 class QueryEncoder:
@@ -88,17 +95,26 @@ class QueryEncoder:
     own: the search runs other work on the second core)."""
 
     def __init__(self, model: Model) -> None:
+        import numpy as np
         import onnxruntime as ort
 
+        ort.set_default_logger_severity(3)  # errors only: the chat owns the terminal
+        graph, weights = build_graph(model)
+        # The session reads the weights from these arrays (no copy into the model bytes);
+        # they must outlive it.
+        self._weights = [
+            ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(a)) for a in weights.values()
+        ]
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3  # errors only: the chat owns the terminal
+        options.log_severity_level = 3
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_external_initializers(list(weights), self._weights)
         self._tokenizer = model.tokenizer
         self._session: Any = ort.InferenceSession(
-            build_graph(model), options, providers=["CPUExecutionProvider"]
+            graph, options, providers=["CPUExecutionProvider"]
         )
 
     def encode(self, text: str) -> np.ndarray:
@@ -126,3 +142,19 @@ def prepare(model_dir: Path, model: Model) -> bool:
 def prepared(model_dir: Path) -> QueryEncoder | None:
     """The session `prepare` built for this model, if any."""
     return _ENCODERS.get(model_dir)
+
+
+def encode_query(model_dir: Path, text: str) -> np.ndarray | None:
+    """`text`'s vector from the prepared session; None when there is none, or when it fails
+    (then numpy serves this process's queries from now on, after one warning)."""
+    encoder = _ENCODERS.get(model_dir)
+    if encoder is None:
+        return None
+    try:
+        return encoder.encode(text)
+    except Exception as exc:  # an optional speed-up: the numpy encoder gives the same vector
+        with _LOCK:
+            if _ENCODERS.get(model_dir) is encoder:
+                _ENCODERS[model_dir] = None
+                log.warning("fast query encoder failed, using numpy: %s", exc)
+        return None

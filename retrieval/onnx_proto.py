@@ -67,11 +67,16 @@ def _attribute(name: str, value: Attr) -> bytes:
     return head + _int(20, _ATTR_INTS) + b"".join(_int(8, int(v)) for v in value)
 
 
-def _tensor(name: str, array: np.ndarray) -> Parts:
+def _tensor(name: str, array: np.ndarray, external: bool) -> Parts:
+    """A TensorProto with its data inline, or marked external (`location` = its name): the
+    session is then handed the array itself (`Graph.external`), no copy in the model bytes."""
     import numpy as np
 
     dtype = _DTYPES[str(array.dtype)]
     head = b"".join(_int(1, d) for d in array.shape) + _int(2, dtype) + _str(8, name)
+    if external:
+        location = b"".join(_len(13, _str(1, "location") + _str(2, name)))
+        return [head + location + _int(14, 1)]  # data_location = EXTERNAL
     raw = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
     return [head, *_len(9, [memoryview(raw.reshape(-1).view(np.uint8).data)])]
 
@@ -90,22 +95,28 @@ class Graph:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.external: dict[str, np.ndarray] = {}
         self._nodes: list[bytes] = []
         self._initializers: list[Parts] = []
         self._inputs: list[bytes] = []
         self._outputs: list[bytes] = []
         self._count = 0
 
-    def constant(self, name: str, array: np.ndarray) -> str:
-        """Add an initializer (float32 or int64); returns its name."""
-        self._initializers.append(_tensor(name, array))
+    def constant(self, name: str, array: np.ndarray, *, external: bool = False) -> str:
+        """Add an initializer (float32 or int64); returns its name. An `external` one is
+        only declared: its array goes to `self.external`, for the session to be given."""
+        self._initializers.append(_tensor(name, array, external))
+        if external:
+            self.external[name] = array
         return name
 
     def input(self, name: str, elem_type: int, dims: Sequence[int | str]) -> str:
+        """Declare a graph input (a dimension may be a name, e.g. "n"); returns its name."""
         self._inputs.append(_value_info(name, elem_type, dims))
         return name
 
     def output(self, name: str, elem_type: int, dims: Sequence[int | str]) -> None:
+        """Declare a graph output (a node must produce `name`)."""
         self._outputs.append(_value_info(name, elem_type, dims))
 
     def node(self, op: str, inputs: Sequence[str], out: str | None = None, **attrs: Attr) -> str:
@@ -119,6 +130,7 @@ class Graph:
         return out
 
     def parts(self) -> Parts:
+        """The GraphProto's fields, as pieces."""
         out: Parts = []
         for node in self._nodes:
             out += _len(1, node)

@@ -124,11 +124,17 @@ def test_warm_up_prepares_only_large_libraries(
     assert minilm_onnx.prepared(model_dir) is not None
 
 
+@pytest.mark.parametrize("side_by_side", [False, True], ids=["one thread", "two threads"])
 def test_search_results_are_the_same_with_either_encoder(
-    seed_index: object, fresh_encoders: None
+    seed_index: object, fresh_encoders: None, monkeypatch: pytest.MonkeyPatch, side_by_side: bool
 ) -> None:
     """The 81 paraphrased questions of the retrieval benchmark: the same papers in the same
-    order, dense and hybrid, whichever encoder made the query vector."""
+    order, dense and hybrid, whichever encoder made the query vector; "two threads" is the
+    large-library path (the vector computed on the search's worker thread beside BM25)."""
+    import retrieval.search as search
+
+    if side_by_side:
+        monkeypatch.setattr(search, "PARALLEL_MIN", 1)
     path = REPO / "evals" / "datasets" / "retrieval_paraphrases.jsonl"
     queries = [json.loads(line)["query"] for line in path.read_text("utf-8").splitlines()]
     assert len(queries) >= 50
@@ -141,8 +147,62 @@ def test_search_results_are_the_same_with_either_encoder(
 
     numpy_runs = {mode: ranked(mode) for mode in ("dense", "hybrid")}
     assert get_embedder().prepare_queries()
+    calls: list[str] = []
+    encode = minilm_onnx.QueryEncoder.encode
+
+    def counted(self: minilm_onnx.QueryEncoder, text: str) -> np.ndarray:
+        calls.append(text)
+        return encode(self, text)
+
+    monkeypatch.setattr(minilm_onnx.QueryEncoder, "encode", counted)
     for mode, expected in numpy_runs.items():
         assert ranked(mode) == expected, mode
+    assert len(calls) == 2 * len(queries)  # every query vector came from ONNX Runtime
+
+
+def test_threads_encoding_at_once_get_their_own_vectors(
+    encoder: minilm_onnx.QueryEncoder,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"question {i} about {topic}" for i, topic in enumerate(["agents", "rlhf"] * 12)]
+    serial = [encoder.encode(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(encoder.encode, texts))
+    for a, b in zip(serial, parallel, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_a_graph_onnxruntime_refuses_leaves_numpy(
+    fresh_encoders: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(minilm_onnx, "build_graph", lambda model: (b"not a model", {}))
+    embedder = get_embedder()
+    with caplog.at_level(logging.WARNING, logger="retrieval.minilm_onnx"):
+        assert embedder.prepare_queries() is False
+    assert any("fast query encoder unavailable" in r.message for r in caplog.records)
+    text = "multi-turn jailbreak"
+    assert np.array_equal(embedder.embed_query(text), embedder.embed([text])[0])
+
+
+def test_a_failing_session_falls_back_to_numpy_for_good(
+    encoder: minilm_onnx.QueryEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(text: str) -> np.ndarray:
+        raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : simulated")
+
+    monkeypatch.setattr(encoder, "encode", broken)
+    embedder = get_embedder()
+    text = "reward hacking"
+    with caplog.at_level(logging.WARNING, logger="retrieval.minilm_onnx"):
+        first = embedder.embed_query(text)
+        second = embedder.embed_query(text)
+    assert np.array_equal(first, embedder.embed([text])[0])
+    assert np.array_equal(second, first)
+    assert minilm_onnx.prepared(embedder.model_dir) is None
+    assert sum("fast query encoder failed" in r.message for r in caplog.records) == 1
 
 
 def test_session_is_built_once_per_model(fresh_encoders: None) -> None:
