@@ -53,8 +53,8 @@ class MiniLMEmbedder:
 
     def prepare_queries(self) -> bool:
         """Build the ONNX Runtime query encoder (`retrieval.minilm_onnx`) for a process that
-        serves many queries: 0.3-0.6 s and ~100 MB once, then each query vector in about half the time.
-        False when it cannot be built (queries then stay on numpy)."""
+        serves many queries: 0.3-0.6 s and ~100 MB once, then each query vector in about half
+        the time. False when it cannot be built (queries then stay on numpy)."""
         from retrieval.minilm_onnx import prepare
 
         return prepare(self.model_dir, load_model(self.model_dir))

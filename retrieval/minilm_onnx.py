@@ -6,10 +6,10 @@ What ONNX Runtime adds is weights packed once for its matrix kernels: with one q
 tokens, numpy's BLAS repacks every 384 x 1536 weight matrix at each product and a query vector
 takes 15-22 ms; here it takes 8-11 ms (`benchmarks/embedding_speed.py`).
 
-Building a session costs 0.3-0.6 s and ~100 MB of private memory (the weights stay
-numpy's memory-mapped arrays; the session adds its packed copies), and importing onnxruntime ~0.1 s, so
-one-shot commands never do it: a process that serves many queries calls `prepare` (the chat
-does, for large libraries). Without onnxruntime, or if it cannot build the session, queries
+Building a session costs 0.3-0.6 s and ~100 MB of private memory (the weights stay numpy's
+memory-mapped arrays; the session adds its packed copies), and importing onnxruntime ~0.1 s,
+so one-shot commands never do it: a process that serves many queries calls `prepare` (the
+chat does, for large libraries). Without onnxruntime, or if it cannot build the session, queries
 stay on numpy.
 """
 
