@@ -245,7 +245,7 @@ class SearchState:
         wanted = np.asarray(positions, dtype=np.int64)
         segment_of = np.searchsorted(np.asarray(self.offsets), wanted, side="right") - 1
         out: dict[int, tuple[str, str]] = {}
-        for i in np.unique(segment_of).tolist():
+        for i in sorted(set(segment_of.tolist())):  # np.unique would import numpy.ma (~14 ms)
             locals_ = (wanted[segment_of == i] - self.offsets[i]).tolist()
             column = "text" if text else "''"
             sql = f"SELECT pos, paper_id, {column} FROM chunks WHERE pos IN ({{}})"
