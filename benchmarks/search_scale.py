@@ -88,7 +88,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     import retrieval.search as search
-    from retrieval.index import FAST_QUERIES_MIN
     from retrieval.state import revision_hex
     from retrieval.store import ChunkStore
 
@@ -105,8 +104,8 @@ def main(argv: list[str] | None = None) -> None:
         else:
             note(f"reusing the state of {args.n:,} papers in {home}")
         store = ChunkStore(retrieval_config(home))
-        # What `PaperIndex.warm_up` does in a long-lived process (the chat) at 50k+ chunks.
-        if args.n >= FAST_QUERIES_MIN and store.prepare_queries():
+        # What `PaperIndex.warm_up` does in a long-lived process (the chat).
+        if search.warm_up(state, store):  # type: ignore[arg-type]
             note("query vectors: ONNX Runtime (as a warmed-up process computes them)")
         else:
             note("query vectors: numpy")

@@ -18,7 +18,7 @@ from retrieval.config import RetrievalConfig
 from retrieval.integrity import IndexStatus, StoreFacts, disagreement, store_facts
 from retrieval.manifest import Manifest, ManifestFile
 from retrieval.models import Paper, SearchHit
-from retrieval.search import hybrid_search, load_or_build
+from retrieval.search import hybrid_search, load_or_build, warm_up
 from retrieval.state import SearchState, SegmentInfo
 from retrieval.store import ChunkStore, damaged_error
 
@@ -73,12 +73,6 @@ def writer_busy(home: Path) -> bool:
 
 
 SearchMode = Literal["hybrid", "dense", "lexical"]
-
-
-# Chunks from which a warmed-up process computes query vectors with ONNX Runtime: there the
-# vector is the longest step of a search (15-22 ms of ~50 at 1M chunks); below, the saving is
-# small next to building the session (0.3-0.6 s, ~100 MB).
-FAST_QUERIES_MIN = 50_000
 
 
 class PaperIndex:
@@ -389,14 +383,9 @@ class PaperIndex:
         )
 
     def warm_up(self) -> None:
-        """Ready a long-lived process (the chat, an eval run) for many searches: one search
-        opens the store and loads the search state and the embedding model; a library of
-        `FAST_QUERIES_MIN` chunks or more also gets the faster query encoder
-        (`retrieval.minilm_onnx`, about 0.5 s once)."""
-        state = self._search_state()
-        hybrid_search(state, self.store, "warm up", k=1)
-        if state.size >= FAST_QUERIES_MIN:
-            self.store.prepare_queries()
+        """Ready a long-lived process (the chat, an eval run) for many searches
+        (`retrieval.search.warm_up`)."""
+        warm_up(self._search_state(), self.store)
 
     # ----- change detection for long-lived readers (the chat UI) -----
 

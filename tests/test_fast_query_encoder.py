@@ -114,12 +114,12 @@ def test_without_onnxruntime_queries_stay_on_numpy(
 def test_warm_up_prepares_only_large_libraries(
     seed_index: object, fresh_encoders: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import retrieval.index as index_module
+    import retrieval.search as search
 
     model_dir = get_embedder().model_dir
     seed_index.warm_up()  # type: ignore[attr-defined]
     assert minilm_onnx.prepared(model_dir) is None  # 51 papers: numpy
-    monkeypatch.setattr(index_module, "FAST_QUERIES_MIN", 1)
+    monkeypatch.setattr(search, "FAST_QUERIES_MIN", 1)
     seed_index.warm_up()  # type: ignore[attr-defined]
     assert minilm_onnx.prepared(model_dir) is not None
 
